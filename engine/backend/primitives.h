@@ -1,0 +1,75 @@
+// The backend op interface: small, autograd-free compute primitives on Tensors.
+// dispatch.cpp routes each call to the CPU backend (oneDNN for f32 where it has the op, templated
+// loops for f64/i64 and the rest) or, in a CUDA build, to the CUDA backend. Backends never see the
+// tape; the differentiable ops in engine/ops/ are written on top of these.
+// Argument checking (shapes, dtypes, devices) is done here once, so every backend can trust its input.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace brenier::prim {
+
+// Element-wise maps. `p` is the op's scalar parameter where it has one:
+// Celu alpha, LeakyRelu slope, PowScalar exponent.
+enum class Unary {
+  Neg, Exp, Log, Sqrt, Abs, Sign, Square, Reciprocal,
+  Relu, LeakyRelu, Celu, Softplus, Sigmoid, Tanh, Silu, Gelu, Sin, Cos,
+  PowScalar,
+  Step,          // 1 where x > 0, else 0 (relu's derivative)
+  CeluGrad,      // d celu / dx = 1 (x > 0) or exp(x / alpha)
+  LeakyReluGrad, // 1 (x > 0) or slope
+  GeluGrad,      // d gelu / dx (exact erf form)
+  GeluGrad2,     // d^2 gelu / dx^2
+  Erf,
+};
+const char* unary_name(Unary op);
+Tensor unary(Unary op, const Tensor& x, double p = 0.0);
+
+// Broadcasting binary maps. Comparisons return 0/1 in the floating type of their inputs
+// (i64 for i64 inputs), so they serve directly as masks.
+enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+const char* binary_name(Binary op);
+Tensor binary(Binary op, const Tensor& a, const Tensor& b);
+// Binary with a scalar right-hand side (x op s), avoiding a broadcast tensor.
+Tensor binary_scalar(Binary op, const Tensor& a, double s);
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);  // broadcast; cond != 0 picks a
+Tensor clamp(const Tensor& x, double lo, double hi);                // lo/hi may be ±inf
+Tensor cast(const Tensor& x, DType dtype);
+Tensor broadcast_to(const Tensor& x, const Shape& shape);  // materialized copy
+
+// Reductions over `dims` (empty = all). keepdim keeps reduced dims as size 1.
+enum class Reduce { Sum, Max, Min };
+Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
+// Index (i64) of the max/min along one dim; the first one on ties.
+Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim);
+// Largest (or smallest) k along `dim`, sorted; returns {values, indices(i64)}.
+std::vector<Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest);
+Tensor bincount(const Tensor& index, int64_t minlength);  // i64 counts of a 1-D i64 tensor
+
+// C = op(A) @ op(B). 2-D, or 3-D batched with the batch dim broadcast when one side is 1 or 2-D.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// Softmax / log-softmax along `dim`; layer norm over the last dim without affine (returns y).
+Tensor softmax(const Tensor& x, int64_t dim, bool log);
+Tensor layer_norm(const Tensor& x, double eps);
+
+// Shape and indexing.
+Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step);
+// Zeros of `shape` with `src` written into the slice [start:stop:step] of `dim` (slice's adjoint).
+Tensor slice_scatter(const Tensor& src, const Shape& shape, int64_t dim, int64_t start,
+                     int64_t stop, int64_t step);
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index);
+// out = x; out.select(dim, index[i]) += src.select(dim, i)   (index_select's adjoint)
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index);
+// out = x; out[... index[i][j] ...] += src[i][j]  along dim   (gather's adjoint)
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src);
+Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype);
+Tensor nonzero_flat(const Tensor& mask);  // i64 flat indices where mask != 0
+
+}  // namespace brenier::prim

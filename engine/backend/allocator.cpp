@@ -14,7 +14,11 @@ namespace brenier::backend {
 namespace {
 
 constexpr size_t kMinClass = 256;
+#if defined(__SANITIZE_ADDRESS__)
+constexpr size_t kMaxCached = 0;  // under ASan every block goes back to the system, so misuse is caught
+#else
 constexpr size_t kMaxCached = size_t{1} << 30;
+#endif
 
 struct Cache {
   std::mutex mu;

@@ -1,4 +1,12 @@
-// Routes each primitive to its backend after checking the arguments once, here.
+// Routes each primitive to its backend after checking the arguments once, here: defined tensors,
+// dtypes, one device for all tensor arguments, compatible shapes, dims in range, index values in
+// range. Backends receive normalized arguments (wrapped dims, resolved slice bounds) and trust them.
+// Every message names the op, the argument, what was expected and what was given.
+#include <algorithm>
+#include <cmath>
+#include <initializer_list>
+#include <utility>
+
 #include "engine/backend/cpu/cpu.h"
 #include "engine/backend/primitives.h"
 
@@ -11,12 +19,474 @@ namespace {
                           op, d.str()));
 }
 
+using Named = std::pair<const char*, const Tensor*>;  // (argument name, tensor)
+
+void require_floating(const Tensor& t, const char* op, const char* arg) {
+  BRENIER_CHECK(is_floating(t.dtype()), "{}: argument '{}' must be f32 or f64, got {}", op, arg,
+                t.str());
+}
+void require_i64(const Tensor& t, const char* op, const char* arg) {
+  BRENIER_CHECK(t.dtype() == DType::I64, "{}: argument '{}' must be an i64 index tensor, got {}",
+                op, arg, t.str());
+}
+// Every tensor defined, and all on the first one's device.
+void require_defined_same_device(const char* op, std::initializer_list<Named> args) {
+  for (const auto& [name, t] : args) check_defined(*t, op, name);
+  const auto& [first_name, first] = *args.begin();
+  for (const auto& [name, t] : args)
+    BRENIER_CHECK(t->device() == first->device(),
+                  "{}: argument '{}' must be on {} like '{}', got {}", op, name,
+                  first->device().str(), first_name, t->str());
+}
+void require_same_dtype(const char* op, const Named& a, const Named& b) {
+  BRENIER_CHECK(a.second->dtype() == b.second->dtype(),
+                "{}: argument '{}' must have dtype {} like '{}', got {}", op, b.first,
+                dtype_name(a.second->dtype()), a.first, b.second->str());
+}
+void require_rank_at_least(const Tensor& t, int64_t rank, const char* op, const char* arg) {
+  BRENIER_CHECK(t.dim() >= rank, "{}: argument '{}' must have at least {} dim(s), got {}", op, arg,
+                rank, t.str());
+}
+void require_shape_sizes(const Shape& s, const char* op, const char* arg) {
+  for (int64_t d : s)
+    BRENIER_CHECK(d >= 0, "{}: argument '{}' must have sizes >= 0, got {}", op, arg, shape_str(s));
+}
+
+// NumPy broadcast of two named shapes; the message names both arguments.
+Shape broadcast_named(const char* op, const char* an, const Shape& a, const char* bn, const Shape& b) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    BRENIER_CHECK(da == db || da == 1 || db == 1,
+                  "{}: arguments '{}' {} and '{}' {} must broadcast (NumPy rules: equal sizes or "
+                  "1, aligned from the right), got {} vs {} at dim {} of the result",
+                  op, an, shape_str(a), bn, shape_str(b), da, db, i);
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+// Every value of the i64 tensor `index` in [0, size); `what` says where size comes from.
+void require_index_range(const Tensor& index, int64_t size, const char* op, const char* arg,
+                         const std::string& what) {
+  const Tensor host = index.to(Device::cpu());
+  const int64_t* p = host.data<int64_t>();
+  for (int64_t i = 0, n = host.numel(); i < n; ++i)
+    BRENIER_CHECK(p[i] >= 0 && p[i] < size,
+                  "{}: argument '{}' must hold values in [0, {}) ({}), got {} at flat index {}", op,
+                  arg, size, what, p[i], i);
+}
+
+// Python-style slice bounds: negative start/stop count from the end, then clamp to [0, size].
+struct SliceRange {
+  int64_t start, count;
+};
+SliceRange resolve_slice(int64_t size, int64_t start, int64_t stop, int64_t step, const char* op) {
+  BRENIER_CHECK(step >= 1, "{}: argument 'step' must be >= 1, got {}", op, step);
+  auto clamp_bound = [size](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + size : v, 0, size); };
+  const int64_t lo = clamp_bound(start), hi = clamp_bound(stop);
+  return {lo, hi > lo ? (hi - lo + step - 1) / step : 0};
+}
+
+bool is_floating_only(Binary op) { return op == Binary::Div || op == Binary::Pow; }
+
 }  // namespace
+
+const char* unary_name(Unary op) {
+  switch (op) {
+    case Unary::Neg: return "neg";
+    case Unary::Exp: return "exp";
+    case Unary::Log: return "log";
+    case Unary::Sqrt: return "sqrt";
+    case Unary::Abs: return "abs";
+    case Unary::Sign: return "sign";
+    case Unary::Square: return "square";
+    case Unary::Reciprocal: return "reciprocal";
+    case Unary::Relu: return "relu";
+    case Unary::LeakyRelu: return "leaky_relu";
+    case Unary::Celu: return "celu";
+    case Unary::Softplus: return "softplus";
+    case Unary::Sigmoid: return "sigmoid";
+    case Unary::Tanh: return "tanh";
+    case Unary::Silu: return "silu";
+    case Unary::Gelu: return "gelu";
+    case Unary::Sin: return "sin";
+    case Unary::Cos: return "cos";
+    case Unary::PowScalar: return "pow_scalar";
+    case Unary::Step: return "step";
+    case Unary::CeluGrad: return "celu_grad";
+    case Unary::LeakyReluGrad: return "leaky_relu_grad";
+    case Unary::GeluGrad: return "gelu_grad";
+    case Unary::GeluGrad2: return "gelu_grad2";
+    case Unary::Erf: return "erf";
+  }
+  return "unary";
+}
+
+const char* binary_name(Binary op) {
+  switch (op) {
+    case Binary::Add: return "add";
+    case Binary::Sub: return "sub";
+    case Binary::Mul: return "mul";
+    case Binary::Div: return "div";
+    case Binary::Pow: return "pow";
+    case Binary::Maximum: return "maximum";
+    case Binary::Minimum: return "minimum";
+    case Binary::Eq: return "eq";
+    case Binary::Ne: return "ne";
+    case Binary::Lt: return "lt";
+    case Binary::Le: return "le";
+    case Binary::Gt: return "gt";
+    case Binary::Ge: return "ge";
+  }
+  return "binary";
+}
+
+// --- element-wise ---------------------------------------------------------------------------
+
+Tensor unary(Unary op, const Tensor& x, double p) {
+  const char* name = unary_name(op);
+  check_defined(x, name, "x");
+  require_floating(x, name, "x");
+  if (op == Unary::Celu || op == Unary::CeluGrad)
+    BRENIER_CHECK(p != 0.0 && !std::isnan(p), "{}: argument 'p' (alpha) must be nonzero, got {}",
+                  name, p);
+  if (x.device().is_cpu()) return cpu::unary(op, x, p);
+  no_backend(name, x.device());
+}
+
+Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
+  const char* name = binary_name(op);
+  require_defined_same_device(name, {{"a", &a}, {"b", &b}});
+  require_same_dtype(name, {"a", &a}, {"b", &b});
+  if (is_floating_only(op)) require_floating(a, name, "a");
+  broadcast_named(name, "a", a.shape(), "b", b.shape());
+  if (a.device().is_cpu()) return cpu::binary(op, a, b);
+  no_backend(name, a.device());
+}
+
+Tensor binary_scalar(Binary op, const Tensor& a, double s) {
+  const char* name = binary_name(op);
+  check_defined(a, name, "a");
+  if (is_floating_only(op)) require_floating(a, name, "a");
+  if (a.dtype() == DType::I64)
+    BRENIER_CHECK(std::trunc(s) == s && std::abs(s) < 9.2e18,
+                  "{}: argument 's' must be an integer for an i64 tensor 'a' ({}), got {}", name,
+                  a.str(), s);
+  if (a.device().is_cpu()) return cpu::binary_scalar(op, a, s);
+  no_backend(name, a.device());
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  require_defined_same_device("where", {{"cond", &cond}, {"a", &a}, {"b", &b}});
+  require_same_dtype("where", {"a", &a}, {"b", &b});
+  const Shape ab = broadcast_named("where", "a", a.shape(), "b", b.shape());
+  broadcast_named("where", "cond", cond.shape(), "a and b", ab);
+  if (a.device().is_cpu()) return cpu::where(cond, a, b);
+  no_backend("where", a.device());
+}
+
+Tensor clamp(const Tensor& x, double lo, double hi) {
+  check_defined(x, "clamp", "x");
+  BRENIER_CHECK(!std::isnan(lo) && !std::isnan(hi) && lo <= hi,
+                "clamp: arguments 'lo' and 'hi' must satisfy lo <= hi (±inf allowed), got lo={}, hi={}",
+                lo, hi);
+  if (x.device().is_cpu()) return cpu::clamp(x, lo, hi);
+  no_backend("clamp", x.device());
+}
 
 Tensor cast(const Tensor& x, DType dtype) {
   check_defined(x, "cast", "x");
   if (x.device().is_cpu()) return cpu::cast(x, dtype);
   no_backend("cast", x.device());
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  check_defined(x, "broadcast_to", "x");
+  require_shape_sizes(shape, "broadcast_to", "shape");
+  const Shape& xs = x.shape();
+  bool ok = xs.size() <= shape.size();
+  for (size_t i = 0; ok && i < xs.size(); ++i) {
+    const int64_t have = xs[xs.size() - 1 - i], want = shape[shape.size() - 1 - i];
+    ok = have == want || have == 1;
+  }
+  BRENIER_CHECK(ok,
+                "broadcast_to: argument 'x' ({}) cannot be broadcast to argument 'shape' {}: "
+                "each dim of x, aligned from the right, must equal the target's or be 1",
+                x.str(), shape_str(shape));
+  if (x.device().is_cpu()) return cpu::broadcast_to(x, shape);
+  no_backend("broadcast_to", x.device());
+}
+
+// --- reductions -----------------------------------------------------------------------------
+
+Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+  const char* name = op == Reduce::Sum ? "sum" : op == Reduce::Max ? "max" : "min";
+  check_defined(x, name, "x");
+  std::vector<int64_t> wrapped;
+  if (x.dim() > 0) {
+    for (int64_t d : dims) wrapped.push_back(wrap_dim(d, x.dim(), name, "dims"));
+    std::sort(wrapped.begin(), wrapped.end());
+    BRENIER_CHECK(std::adjacent_find(wrapped.begin(), wrapped.end()) == wrapped.end(),
+                  "{}: argument 'dims' must name each dim once, got [{}] for {}", name,
+                  fmt::join(dims, ", "), x.str());
+    if (wrapped.empty())
+      for (int64_t d = 0; d < x.dim(); ++d) wrapped.push_back(d);
+  } else {
+    for (int64_t d : dims) wrap_dim(d, 0, name, "dims");  // only -1 and 0 name a 0-d tensor
+  }
+  if (op != Reduce::Sum)
+    for (int64_t d : wrapped)
+      BRENIER_CHECK(x.size(d) > 0,
+                    "{}: argument 'x' ({}) has size 0 along reduced dim {}; the {} of an empty "
+                    "set is undefined (reduce over non-empty dims)",
+                    name, x.str(), d, name);
+  if (x.device().is_cpu()) return cpu::reduce(op, x, wrapped, keepdim);
+  no_backend(name, x.device());
+}
+
+Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
+  const char* name = is_max ? "argmax" : "argmin";
+  check_defined(x, name, "x");
+  const int64_t d = wrap_dim(dim, x.dim(), name);
+  if (x.dim() > 0)
+    BRENIER_CHECK(x.size(d) > 0,
+                  "{}: argument 'x' ({}) has size 0 along dim {}; there is no element to pick",
+                  name, x.str(), d);
+  if (x.device().is_cpu()) return cpu::argreduce(is_max, x, d, keepdim);
+  no_backend(name, x.device());
+}
+
+std::vector<Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
+  check_defined(x, "topk", "x");
+  require_rank_at_least(x, 1, "topk", "x");
+  const int64_t d = wrap_dim(dim, x.dim(), "topk");
+  BRENIER_CHECK(k >= 0 && k <= x.size(d),
+                "topk: argument 'k' must be in [0, {}] (the size of dim {} of 'x' {}), got {}",
+                x.size(d), d, x.str(), k);
+  if (x.device().is_cpu()) return cpu::topk(x, k, d, largest);
+  no_backend("topk", x.device());
+}
+
+Tensor bincount(const Tensor& index, int64_t minlength) {
+  check_defined(index, "bincount", "index");
+  require_i64(index, "bincount", "index");
+  BRENIER_CHECK(index.dim() == 1, "bincount: argument 'index' must be 1-D, got {}", index.str());
+  BRENIER_CHECK(minlength >= 0, "bincount: argument 'minlength' must be >= 0, got {}", minlength);
+  const Tensor host = index.to(Device::cpu());
+  const int64_t* p = host.data<int64_t>();
+  for (int64_t i = 0; i < host.numel(); ++i)
+    BRENIER_CHECK(p[i] >= 0, "bincount: argument 'index' must hold values >= 0, got {} at index {}",
+                  p[i], i);
+  if (index.device().is_cpu()) return cpu::bincount(index, minlength);
+  no_backend("bincount", index.device());
+}
+
+// --- linear algebra and normalization ---------------------------------------------------------
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
+  require_defined_same_device("matmul", {{"a", &a}, {"b", &b}});
+  require_floating(a, "matmul", "a");
+  require_same_dtype("matmul", {"a", &a}, {"b", &b});
+  for (const auto& [name, t] : {Named{"a", &a}, Named{"b", &b}})
+    BRENIER_CHECK(t->dim() == 2 || t->dim() == 3,
+                  "matmul: argument '{}' must be 2-D [rows, cols] or 3-D [batch, rows, cols], got {}",
+                  name, t->str());
+  const int64_t ka = trans_a ? a.size(-2) : a.size(-1);
+  const int64_t kb = trans_b ? b.size(-1) : b.size(-2);
+  BRENIER_CHECK(ka == kb,
+                "matmul: argument 'b' must have {} {} to match 'a' ({}{}), got {}{}", ka,
+                trans_b ? "columns" : "rows", a.str(), trans_a ? ", transposed" : "", b.str(),
+                trans_b ? ", transposed" : "");
+  if (a.dim() == 3 && b.dim() == 3)
+    BRENIER_CHECK(a.size(0) == b.size(0) || a.size(0) == 1 || b.size(0) == 1,
+                  "matmul: arguments 'a' and 'b' must have equal batch sizes or one of them 1, "
+                  "got {} and {}",
+                  a.str(), b.str());
+  if (a.device().is_cpu()) return cpu::matmul(a, b, trans_a, trans_b);
+  no_backend("matmul", a.device());
+}
+
+Tensor softmax(const Tensor& x, int64_t dim, bool log) {
+  const char* name = log ? "log_softmax" : "softmax";
+  check_defined(x, name, "x");
+  require_floating(x, name, "x");
+  const int64_t d = wrap_dim(dim, x.dim(), name);
+  if (x.device().is_cpu()) return cpu::softmax(x, d, log);
+  no_backend(name, x.device());
+}
+
+Tensor layer_norm(const Tensor& x, double eps) {
+  check_defined(x, "layer_norm", "x");
+  require_floating(x, "layer_norm", "x");
+  require_rank_at_least(x, 1, "layer_norm", "x");
+  BRENIER_CHECK(eps >= 0 && std::isfinite(eps),
+                "layer_norm: argument 'eps' must be finite and >= 0, got {}", eps);
+  if (x.device().is_cpu()) return cpu::layer_norm(x, eps);
+  no_backend("layer_norm", x.device());
+}
+
+// --- shape ------------------------------------------------------------------------------------
+
+Tensor permute(const Tensor& x, const std::vector<int64_t>& perm) {
+  check_defined(x, "permute", "x");
+  BRENIER_CHECK(static_cast<int64_t>(perm.size()) == x.dim(),
+                "permute: argument 'perm' must list {} dims for {}, got [{}]", x.dim(), x.str(),
+                fmt::join(perm, ", "));
+  std::vector<int64_t> wrapped;
+  std::vector<bool> seen(perm.size(), false);
+  for (int64_t p : perm) {
+    const int64_t d = wrap_dim(p, x.dim(), "permute", "perm");
+    BRENIER_CHECK(!seen[d], "permute: argument 'perm' must name each dim once, got [{}]",
+                  fmt::join(perm, ", "));
+    seen[d] = true;
+    wrapped.push_back(d);
+  }
+  if (x.device().is_cpu()) return cpu::permute(x, wrapped);
+  no_backend("permute", x.device());
+}
+
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step) {
+  check_defined(x, "slice", "x");
+  require_rank_at_least(x, 1, "slice", "x");
+  const int64_t d = wrap_dim(dim, x.dim(), "slice");
+  const SliceRange r = resolve_slice(x.size(d), start, stop, step, "slice");
+  if (x.device().is_cpu()) return cpu::slice(x, d, r.start, r.count, step);
+  no_backend("slice", x.device());
+}
+
+Tensor slice_scatter(const Tensor& src, const Shape& shape, int64_t dim, int64_t start,
+                     int64_t stop, int64_t step) {
+  check_defined(src, "slice_scatter", "src");
+  require_shape_sizes(shape, "slice_scatter", "shape");
+  BRENIER_CHECK(!shape.empty(), "slice_scatter: argument 'shape' must have at least 1 dim, got []");
+  const int64_t d = wrap_dim(dim, static_cast<int64_t>(shape.size()), "slice_scatter");
+  const SliceRange r = resolve_slice(shape[d], start, stop, step, "slice_scatter");
+  Shape expected = shape;
+  expected[d] = r.count;
+  BRENIER_CHECK(src.shape() == expected,
+                "slice_scatter: argument 'src' must have shape {} (slice [{}:{}:{}] of dim {} of "
+                "{}), got {}",
+                shape_str(expected), start, stop, step, d, shape_str(shape), src.str());
+  if (src.device().is_cpu()) return cpu::slice_scatter(src, shape, d, r.start, step);
+  no_backend("slice_scatter", src.device());
+}
+
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
+  BRENIER_CHECK(!xs.empty(), "concat: argument 'xs' must hold at least one tensor, got none");
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const std::string arg = fmt::format("xs[{}]", i);
+    check_defined(xs[i], "concat", arg.c_str());
+  }
+  const Tensor& first = xs[0];
+  require_rank_at_least(first, 1, "concat", "xs[0]");
+  const int64_t d = wrap_dim(dim, first.dim(), "concat");
+  for (size_t i = 1; i < xs.size(); ++i) {
+    const Tensor& x = xs[i];
+    BRENIER_CHECK(x.device() == first.device() && x.dtype() == first.dtype(),
+                  "concat: argument 'xs[{}]' must have dtype {} on {} like 'xs[0]', got {}", i,
+                  dtype_name(first.dtype()), first.device().str(), x.str());
+    bool same = x.dim() == first.dim();
+    for (int64_t k = 0; same && k < x.dim(); ++k) same = k == d || x.size(k) == first.size(k);
+    BRENIER_CHECK(same,
+                  "concat: argument 'xs[{}]' must match 'xs[0]' ({}) in every dim but {}, got {}",
+                  i, first.str(), d, x.str());
+  }
+  if (first.device().is_cpu()) return cpu::concat(xs, d);
+  no_backend("concat", first.device());
+}
+
+// --- indexing ---------------------------------------------------------------------------------
+
+Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
+  require_defined_same_device("index_select", {{"x", &x}, {"index", &index}});
+  require_i64(index, "index_select", "index");
+  BRENIER_CHECK(index.dim() == 1, "index_select: argument 'index' must be 1-D, got {}", index.str());
+  require_rank_at_least(x, 1, "index_select", "x");
+  const int64_t d = wrap_dim(dim, x.dim(), "index_select");
+  require_index_range(index, x.size(d), "index_select", "index",
+                      fmt::format("the size of dim {} of 'x' {}", d, x.str()));
+  if (x.device().is_cpu()) return cpu::index_select(x, d, index);
+  no_backend("index_select", x.device());
+}
+
+Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  require_defined_same_device("index_add", {{"x", &x}, {"index", &index}, {"src", &src}});
+  require_i64(index, "index_add", "index");
+  require_same_dtype("index_add", {"x", &x}, {"src", &src});
+  BRENIER_CHECK(index.dim() == 1, "index_add: argument 'index' must be 1-D, got {}", index.str());
+  require_rank_at_least(x, 1, "index_add", "x");
+  const int64_t d = wrap_dim(dim, x.dim(), "index_add");
+  Shape expected = x.shape();
+  expected[d] = index.numel();
+  BRENIER_CHECK(src.shape() == expected,
+                "index_add: argument 'src' must have shape {} ('x' {} with dim {} sized like "
+                "'index'), got {}",
+                shape_str(expected), x.str(), d, src.str());
+  require_index_range(index, x.size(d), "index_add", "index",
+                      fmt::format("the size of dim {} of 'x' {}", d, x.str()));
+  if (x.device().is_cpu()) return cpu::index_add(x, d, index, src);
+  no_backend("index_add", x.device());
+}
+
+Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
+  require_defined_same_device("gather", {{"x", &x}, {"index", &index}});
+  require_i64(index, "gather", "index");
+  require_rank_at_least(x, 1, "gather", "x");
+  BRENIER_CHECK(index.dim() == x.dim(), "gather: argument 'index' must have rank {} like 'x' ({}), got {}",
+                x.dim(), x.str(), index.str());
+  const int64_t d = wrap_dim(dim, x.dim(), "gather");
+  for (int64_t k = 0; k < x.dim(); ++k)
+    BRENIER_CHECK(k == d || index.size(k) <= x.size(k),
+                  "gather: argument 'index' ({}) must not exceed 'x' ({}) in dim {} (any dim but {})",
+                  index.str(), x.str(), k, d);
+  require_index_range(index, x.size(d), "gather", "index",
+                      fmt::format("the size of dim {} of 'x' {}", d, x.str()));
+  if (x.device().is_cpu()) return cpu::gather(x, d, index);
+  no_backend("gather", x.device());
+}
+
+Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
+  require_defined_same_device("scatter_add", {{"x", &x}, {"index", &index}, {"src", &src}});
+  require_i64(index, "scatter_add", "index");
+  require_same_dtype("scatter_add", {"x", &x}, {"src", &src});
+  require_rank_at_least(x, 1, "scatter_add", "x");
+  BRENIER_CHECK(index.dim() == x.dim() && src.dim() == x.dim(),
+                "scatter_add: arguments 'index' and 'src' must have rank {} like 'x' ({}), got {} "
+                "and {}",
+                x.dim(), x.str(), index.str(), src.str());
+  const int64_t d = wrap_dim(dim, x.dim(), "scatter_add");
+  for (int64_t k = 0; k < x.dim(); ++k) {
+    BRENIER_CHECK(index.size(k) <= src.size(k),
+                  "scatter_add: argument 'index' ({}) must not exceed 'src' ({}) in dim {}",
+                  index.str(), src.str(), k);
+    BRENIER_CHECK(k == d || index.size(k) <= x.size(k),
+                  "scatter_add: argument 'index' ({}) must not exceed 'x' ({}) in dim {} (any dim "
+                  "but {})",
+                  index.str(), x.str(), k, d);
+  }
+  require_index_range(index, x.size(d), "scatter_add", "index",
+                      fmt::format("the size of dim {} of 'x' {}", d, x.str()));
+  if (x.device().is_cpu()) return cpu::scatter_add(x, d, index, src);
+  no_backend("scatter_add", x.device());
+}
+
+Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
+  check_defined(index, "one_hot", "index");
+  require_i64(index, "one_hot", "index");
+  BRENIER_CHECK(num_classes >= 1, "one_hot: argument 'num_classes' must be >= 1, got {}",
+                num_classes);
+  require_index_range(index, num_classes, "one_hot", "index", "'num_classes'");
+  if (index.device().is_cpu()) return cpu::one_hot(index, num_classes, dtype);
+  no_backend("one_hot", index.device());
+}
+
+Tensor nonzero_flat(const Tensor& mask) {
+  check_defined(mask, "nonzero_flat", "mask");
+  if (mask.device().is_cpu()) return cpu::nonzero_flat(mask);
+  no_backend("nonzero_flat", mask.device());
 }
 
 }  // namespace brenier::prim

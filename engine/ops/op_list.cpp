@@ -1,0 +1,20 @@
+// The public differentiable ops. tests/engine/op_cases.cpp must hold a gradcheck case for each
+// (its coverage test fails otherwise): add a name here when you add an op.
+#include "engine/ops/ops.h"
+
+namespace brenier {
+
+const std::vector<const char*>& differentiable_ops() {
+  static const std::vector<const char*> names = {
+      "add", "sub", "mul", "div", "neg", "add_scalar", "mul_scalar", "rdiv_scalar", "maximum", "minimum",
+      "exp", "log", "sqrt", "pow", "pow_tensor", "square", "abs", "sin", "cos",
+      "relu", "leaky_relu", "celu", "softplus", "sigmoid", "tanh", "silu", "gelu",
+      "clamp", "where", "masked_select", "masked_fill", "cast",
+      "matmul", "matmul_batched", "matmul_broadcast", "dot", "outer",
+      "reshape", "unsqueeze", "squeeze", "transpose", "permute", "broadcast_to", "sum_to",
+      "slice", "concat", "stack", "split", "index_select", "gather", "scatter_add",
+      "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "layer_norm", "topk"};
+  return names;
+}
+
+}  // namespace brenier

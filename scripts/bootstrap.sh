@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs the Debian packages brenier needs (only those missing), then configures and builds.
+#   scripts/bootstrap.sh [build-dir] [extra meson options...]
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ meson ninja-build pkg-config libdnnl-dev libfmt-dev doctest-dev libcli11-dev
+          nlohmann-json3-dev libpng-dev libeigen3-dev)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+build="${1:-build}"
+shift || true
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" --buildtype=release "$@" >/dev/null
+fi
+ninja -C "$build" -j"$(nproc)" | tail -n 1

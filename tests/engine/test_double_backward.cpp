@@ -1,0 +1,135 @@
+// Closed-form checks of higher-order derivatives: Hessian-vector products of a quadratic and of
+// log-sum-exp, the third derivative of a polynomial, and a PSD Hessian for an input-convex network.
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <random>
+
+#include "engine/ops/ops.h"
+
+using namespace brenier;
+
+namespace {
+
+Tensor f64(std::vector<double> v, Shape s) { return Tensor::from_vector(v, s); }
+
+std::vector<double> random_vec(size_t n, std::mt19937_64& rng) {
+  std::normal_distribution<double> d;
+  std::vector<double> v(n);
+  for (double& x : v) x = d(rng);
+  return v;
+}
+
+// Eigenvalues of a small symmetric matrix by cyclic Jacobi rotations (test-only reference).
+std::vector<double> symmetric_eigenvalues(std::vector<double> a, int n) {
+  for (int sweep = 0; sweep < 100; ++sweep) {
+    double off = 0;
+    for (int p = 0; p < n; ++p)
+      for (int q = p + 1; q < n; ++q) off += a[p * n + q] * a[p * n + q];
+    if (off < 1e-24) break;
+    for (int p = 0; p < n; ++p)
+      for (int q = p + 1; q < n; ++q) {
+        if (std::abs(a[p * n + q]) < 1e-300) continue;
+        double theta = (a[q * n + q] - a[p * n + p]) / (2 * a[p * n + q]);
+        double t = (theta >= 0 ? 1 : -1) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+        double c = 1 / std::sqrt(t * t + 1), s = t * c;
+        for (int k = 0; k < n; ++k) {  // rotate columns p, q
+          double akp = a[k * n + p], akq = a[k * n + q];
+          a[k * n + p] = c * akp - s * akq;
+          a[k * n + q] = s * akp + c * akq;
+        }
+        for (int k = 0; k < n; ++k) {  // rotate rows p, q
+          double apk = a[p * n + k], aqk = a[q * n + k];
+          a[p * n + k] = c * apk - s * aqk;
+          a[q * n + k] = s * apk + c * aqk;
+        }
+      }
+  }
+  std::vector<double> ev(n);
+  for (int i = 0; i < n; ++i) ev[i] = a[i * n + i];
+  return ev;
+}
+
+}  // namespace
+
+TEST_CASE("double backward: Hessian-vector product of a quadratic is A v") {
+  // f(x) = 1/2 x^T A x + b^T x with A symmetric; grad = A x + b; Hv = A v.
+  std::mt19937_64 rng(3);
+  const int n = 5;
+  std::vector<double> m = random_vec(n * n, rng), a(n * n);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) a[i * n + j] = m[i * n + j] + m[j * n + i];
+  Var A(f64(a, {n, n})), b(f64(random_vec(n, rng), {n, 1}));
+  Var x(f64(random_vec(n, rng), {n, 1}), true);
+  std::vector<double> v = random_vec(n, rng);
+  Var f = sum(matmul(transpose(x), matmul(A, x))) * 0.5 + sum(b * x);
+  Var g = grad({f}, {x}, {}, {.create_graph = true})[0];
+  Var hv = grad({sum(g * Var(f64(v, {n, 1})))}, {x})[0];
+  std::vector<double> got = hv.data().to_vector<double>();
+  for (int i = 0; i < n; ++i) {
+    double want = 0;
+    for (int j = 0; j < n; ++j) want += a[i * n + j] * v[j];
+    CHECK(got[i] == doctest::Approx(want).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("double backward: Hessian-vector product of log-sum-exp is diag(p) v - p (p.v)") {
+  std::mt19937_64 rng(5);
+  const int n = 6;
+  std::vector<double> xv = random_vec(n, rng), v = random_vec(n, rng);
+  Var x(f64(xv, {n}), true);
+  Var g = grad({logsumexp(x, 0)}, {x}, {}, {.create_graph = true})[0];
+  Var hv = grad({sum(g * Var(f64(v, {n})))}, {x})[0];
+  double z = 0;
+  for (double t : xv) z += std::exp(t);
+  double pv = 0;
+  std::vector<double> p(n);
+  for (int i = 0; i < n; ++i) {
+    p[i] = std::exp(xv[i]) / z;
+    pv += p[i] * v[i];
+  }
+  std::vector<double> got = hv.data().to_vector<double>();
+  for (int i = 0; i < n; ++i) CHECK(got[i] == doctest::Approx(p[i] * v[i] - p[i] * pv).epsilon(1e-12));
+}
+
+TEST_CASE("double backward: third derivative of a polynomial") {
+  // p(x) = 2x^4 - 3x^3 + x: p''' = 48x - 18.
+  Var x(Tensor::scalar(1.7, DType::F64), true);
+  Var p = pow(x, 4.0) * 2.0 - pow(x, 3.0) * 3.0 + x;
+  Var d1 = grad({p}, {x}, {}, {.create_graph = true})[0];
+  Var d2 = grad({d1}, {x}, {}, {.create_graph = true})[0];
+  Var d3 = grad({d2}, {x})[0];
+  CHECK(d1.item() == doctest::Approx(8 * std::pow(1.7, 3) - 9 * 1.7 * 1.7 + 1).epsilon(1e-12));
+  CHECK(d2.item() == doctest::Approx(24 * 1.7 * 1.7 - 18 * 1.7).epsilon(1e-12));
+  CHECK(d3.item() == doctest::Approx(48 * 1.7 - 18).epsilon(1e-12));
+}
+
+TEST_CASE("double backward: an input-convex network has a PSD Hessian at random points") {
+  // psi(x) = w+ . softplus(W1+ softplus(A0 x + b0) + A1 x + b1) + 1/2 |x|^2 with non-negative
+  // W1+, w+ and convex non-decreasing softplus: convex, so its Hessian is PSD (>= I here).
+  std::mt19937_64 rng(11);
+  const int d = 4, h = 8;
+  auto param = [&](Shape s, bool nonneg) {
+    std::vector<double> v = random_vec(static_cast<size_t>(numel(s)), rng);
+    if (nonneg)
+      for (double& t : v) t = std::abs(t);
+    return Var(f64(v, s));
+  };
+  Var A0 = param({h, d}, false), b0 = param({h}, false), A1 = param({h, d}, false);
+  Var b1 = param({h}, false), W1 = param({h, h}, true), w = param({h, 1}, true);
+  for (int trial = 0; trial < 10; ++trial) {
+    Var x(f64(random_vec(d, rng), {1, d}), true);
+    Var z1 = softplus(matmul(x, transpose(A0)) + b0);
+    Var z2 = softplus(matmul(z1, transpose(W1)) + matmul(x, transpose(A1)) + b1);
+    Var psi = sum(matmul(z2, w)) + sum(square(x)) * 0.5;
+    Var g = grad({psi}, {x}, {}, {.create_graph = true})[0];
+    std::vector<double> hess;
+    for (int i = 0; i < d; ++i) {
+      Var row = grad({sum(slice(g, 1, i, i + 1))}, {x})[0];
+      for (double t : row.data().to_vector<double>()) hess.push_back(t);
+    }
+    for (int i = 0; i < d; ++i)
+      for (int j = 0; j < d; ++j) CHECK(hess[i * d + j] == doctest::Approx(hess[j * d + i]).epsilon(1e-10));
+    for (double ev : symmetric_eigenvalues(hess, d)) CHECK(ev >= 1.0 - 1e-9);
+  }
+}

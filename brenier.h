@@ -1,5 +1,21 @@
-// brenier: one include for users of the library.
+// brenier: one include for users of the library (engine + OT layers).
 #pragma once
+#include "engine/autograd/gradcheck.h"
 #include "engine/autograd/var.h"
+#include "engine/io/checkpoint.h"
+#include "engine/io/npy.h"
+#include "engine/nn/embedding.h"
+#include "engine/nn/functional.h"
+#include "engine/nn/init.h"
+#include "engine/nn/layer_norm.h"
+#include "engine/nn/linear.h"
+#include "engine/nn/mlp.h"
+#include "engine/nn/module.h"
 #include "engine/ops/ops.h"
+#include "engine/optim/adam.h"
+#include "engine/optim/clip_grad.h"
+#include "engine/optim/projection.h"
+#include "engine/optim/schedule.h"
+#include "engine/optim/sgd.h"
+#include "engine/random/generator.h"
 #include "engine/tensor.h"

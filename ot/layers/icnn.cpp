@@ -80,13 +80,17 @@ Var icnn_map(const Var& x, const IcnnWeights& weights, bool create_graph, double
 }
 
 Icnn::Icnn(const IcnnConfig& config, Generator& gen, DType dtype)
-    : dim_(config.dim), hidden_(config.hidden.empty() ? bench_icnn_hidden(config.dim) : config.hidden) {
+    : dim_(config.dim),
+      hidden_(config.hidden.empty() ? bench_icnn_hidden(config.dim) : config.hidden),
+      quadratic_(config.quadratic) {
   const char* op = "Icnn";
   BRENIER_CHECK(dim_ >= 1, "{}: config 'dim' must be >= 1, got {}", op, dim_);
   for (int64_t h : hidden_)
     BRENIER_CHECK(h >= 1, "{}: config 'hidden' must hold sizes >= 1, got {}", op, fmt::join(hidden_, ", "));
   BRENIER_CHECK(config.weight_init_std >= 0 && std::isfinite(config.weight_init_std),
                 "{}: config 'weight_init_std' must be finite and >= 0, got {}", op, config.weight_init_std);
+  BRENIER_CHECK(quadratic_ >= 0 && std::isfinite(quadratic_),
+                "{}: config 'quadratic' must be finite and >= 0 (ψ must stay convex), got {}", op, quadratic_);
   BRENIER_CHECK(is_floating(dtype), "{}: argument 'dtype' must be f32 or f64, got {}", op, dtype_name(dtype));
 
   // nn::Linear's default init for the affine-in-x weights: U(±1/√fan_in), fan_in = D.

@@ -9,6 +9,7 @@
 #include "engine/ops/ops.h"
 #include "engine/optim/clip_grad.h"
 #include "engine/optim/projection.h"
+#include "engine/optim/schedule.h"
 
 namespace brenier::ot {
 namespace {
@@ -99,12 +100,19 @@ MmbSolver::MmbSolver(MmbConfig config) : config_(std::move(config)) {
                 dtype_name(config_.dtype));
   BRENIER_CHECK(config_.max_grad_norm >= 0 && std::isfinite(config_.max_grad_norm),
                 "{}: config 'max_grad_norm' must be finite and >= 0 (0 = off), got {}", op, config_.max_grad_norm);
+  BRENIER_CHECK(config_.strong_convexity >= 0 && std::isfinite(config_.strong_convexity),
+                "{}: config 'strong_convexity' must be finite and >= 0, got {}", op, config_.strong_convexity);
+  BRENIER_CHECK(!config_.cosine_decay || config_.iters >= 1,
+                "{}: config 'cosine_decay' needs 'iters' >= 1 (the decay's length), got {}", op, config_.iters);
   BRENIER_CHECK(config_.max_score_elements >= 1, "{}: config 'max_score_elements' must be >= 1, got {}", op,
                 config_.max_score_elements);
   if (config_.hidden.empty()) config_.hidden = bench_icnn_hidden(config_.dim);
 
   Generator init(config_.seed);
-  IcnnConfig icnn{config_.dim, config_.hidden};
+  IcnnConfig icnn;
+  icnn.dim = config_.dim;
+  icnn.hidden = config_.hidden;
+  icnn.quadratic = config_.strong_convexity;
   psi_ = std::make_unique<Icnn>(icnn, init, config_.dtype);
   psi_bar_ = std::make_unique<Icnn>(icnn, init, config_.dtype);
 
@@ -156,6 +164,7 @@ StepStats MmbSolver::step(const Tensor& x_in, const Tensor& y_in) {
                             op, step_number, stats.grad_norm, stats.loss, steps_));
   }
   if (config_.max_grad_norm > 0) optim::clip_grad_norm(adam_->params(), config_.max_grad_norm);
+  if (config_.cosine_decay) optim::WarmupCosine(config_.lr, 0, config_.iters).apply(*adam_, steps_);
   adam_->step();  // runs the clamp projections
   steps_ = step_number;
   return stats;
@@ -206,6 +215,7 @@ void MmbSolver::save(const std::string& path) const {
       {"seed", std::to_string(config_.seed)},
       {"lr", fmt::format("{}", config_.lr)},
       {"dtype", dtype_name(config_.dtype)},
+      {"strong_convexity", fmt::format("{}", config_.strong_convexity)},
   };
   io::save_checkpoint(path, tensors, metadata);
 }

@@ -49,10 +49,18 @@ struct MmbConfig {
   int64_t dim = 2;
   std::vector<int64_t> hidden;   // empty: bench ICNN sizes for dim (WORKLOADS.md)
   double lr = 1e-3;              // Adam, default betas: spec §1.4 (HOTET / W2 benchmark MM-B)
+  // Anneal lr along a half cosine to 0 over `iters` steps (optim::WarmupCosine, no warm-up). Off in
+  // the references (constant lr); on, the last iterates average out Adam's step noise.
+  bool cosine_decay = false;
   int64_t batch = 1024;          // spec §1.6 (w2b_HOTET.yaml) and WORKLOADS.md P1
   int64_t iters = 5000;          // spec §1.6: 5001 iterations for a W2B single map
   uint64_t seed = 0;             // initializes both ICNNs
   DType dtype = DType::F32;      // f32 everywhere fast (ARCHITECTURE.md §4)
+  // s of the ICNNs' (s/2)‖x‖² term: 1e-4, the W2 benchmark's solver DenseICNN (spec §2.1). The bench
+  // ICNN's s = 1 makes ∇ψ − id monotone, so no map contracting any direction (a Bures map whose
+  // matrix has an eigenvalue < 1) can be fitted: measured, it stalls at L2-UVP ≈ 3% in 2-D even when
+  // ∇ψ is regressed on the true map, against ≈ 0.01% with s = 0.
+  double strong_convexity = 1e-4;
   double max_grad_norm = 0.0;    // > 0: clip the joint gradient norm (off in the references)
   int64_t max_score_elements = int64_t{1} << 22;  // score-matrix chunk: 4M entries (16 MB in f32)
 };

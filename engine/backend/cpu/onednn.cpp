@@ -89,6 +89,8 @@ struct EltwiseSpec {
   float alpha = 0.f, beta = 0.f;
 };
 
+// The oneDNN eltwise computing `op`, if there is one. (Which of these are worth calling is the
+// caller's choice: elementwise.cpp keeps cheap maps and log in its loops.)
 std::optional<EltwiseSpec> eltwise_spec(Unary op, double p) {
   const float pf = static_cast<float>(p);
   switch (op) {

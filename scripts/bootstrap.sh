@@ -20,7 +20,9 @@ fi
 
 build="${1:-build}"
 shift || true
+options=("$@")
+[ ${#options[@]} -gt 0 ] || options=(--buildtype=release)
 if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" --buildtype=release "$@" >/dev/null
+  meson setup "$build" "${options[@]}" > /tmp/brenier-setup.log 2>&1 || { cat /tmp/brenier-setup.log; exit 1; }
 fi
 ninja -C "$build" -j"$(nproc)" | tail -n 1

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <string>
 
 #include "engine/backend/primitives.h"
 #include "engine/io/checkpoint.h"

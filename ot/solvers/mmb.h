@@ -11,7 +11,8 @@
 // By Danskin's theorem the parameter gradient of the max is that of the maximizing term, so σ is
 // computed without a graph (a matmul X Yᵀ, minus ψ(x), argmax over i; in row chunks when the score
 // matrix is big) and gradients flow through ψ(x_σ(j)) = index_select(ψ(x), σ) only. ψ is the bench
-// ICNN (ot/layers/icnn.h), kept convex by clamping W, w ≥ 0 after each Adam step (projected gradient).
+// ICNN (ot/layers/icnn.h) with a small quadratic term (MmbConfig::strong_convexity), kept convex by
+// clamping W, w ≥ 0 after each Adam step (projected gradient).
 //
 // Symmetrized (spec §1.4, as in HOTET / the benchmark notebooks): a second ICNN ψ̄ minimizes the same
 // loss with the roles of x and y swapped, so ∇ψ̄ is the inverse map ν → μ; the step minimizes

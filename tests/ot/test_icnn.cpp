@@ -129,7 +129,8 @@ TEST_CASE("ot: Icnn init, parameter names and convexify") {
     for (double v : w.data().to_vector<double>()) CHECK(v >= 0.0);
   // Affine-in-x weights follow nn::Linear's U(±1/√D).
   for (double v : net.weights().A[0].data().to_vector<double>()) CHECK(std::abs(v) <= 1.0 / std::sqrt(3.0));
-  net.weights().W[0].data().fill_(-1.0);
+  Var w1 = net.weights().W[0];  // a handle to the same parameter
+  w1.data().fill_(-1.0);
   net.convexify();
   for (double v : net.weights().W[0].data().to_vector<double>()) CHECK(v == 0.0);
   CHECK(make_icnn(8, {}, 0).hidden() == std::vector<int64_t>{64, 64, 32});  // bench sizes (WORKLOADS.md)
@@ -189,7 +190,8 @@ TEST_CASE("ot: icnn Hessian by double backward is symmetric, matches finite diff
   CHECK(smallest >= -1e-10);
 
   // Negative control: w < 0 makes the network part concave (−w⁺·z_L), so the same check must fail.
-  net.weights().w.data().copy_from((-1.0 * Var(net.weights().w.data()) - 0.5).data());
+  Var w_out = net.weights().w;
+  w_out.data().copy_from((-1.0 * Var(w_out.data()) - 0.5).data());
   double smallest_flipped = INFINITY;
   for (const auto& hi : hessians(net, points)) {
     std::vector<double> shifted = hi;
@@ -213,12 +215,13 @@ TEST_CASE("ot: icnn map built with create_graph is differentiable w.r.t. the wei
   const double h = 1e-6;
   for (int j = 0; j < 4; ++j) {
     auto sum_of_map = [&](double delta) {
-      std::vector<double> w = net.weights().w.data().to_vector<double>();
+      Var w_out = net.weights().w;
+      std::vector<double> w = w_out.data().to_vector<double>();
       std::vector<double> moved = w;
       moved[j] += delta;
-      net.weights().w.data().copy_from(Tensor::from_vector(moved, {4}));
+      w_out.data().copy_from(Tensor::from_vector(moved, {4}));
       const double out = sum(net.map(Var(points))).item();
-      net.weights().w.data().copy_from(Tensor::from_vector(w, {4}));
+      w_out.data().copy_from(Tensor::from_vector(w, {4}));
       return out;
     };
     CHECK(gw[j] == doctest::Approx((sum_of_map(h) - sum_of_map(-h)) / (2 * h)).epsilon(1e-6));

@@ -3,6 +3,8 @@
 //   - f32 matmul 1024³ and 4096³ (GFLOP/s; reference: oneDNN 2.6 sgemm, 2 threads: 403 and 351)
 //   - P1, one MM-B training step of the bench ICNN (WORKLOADS.md): batch 1024, dims 2, 16, 64:
 //     forward, batch-conjugate loss, backward, Adam, clamp (reference: PyTorch, tuned malloc).
+//   - P2, one MMv2 inner step (WORKLOADS.md): loss −mean_j(⟨y_j, ∇g(y_j)⟩ − f(∇g(y_j))) with ∇g kept
+//     in the graph (double backward), Adam on g; dims 2, 16, 64.
 // Usage: bench_cpu [--quick]   (quick: fewer repetitions, smaller matmul only)
 #include <cstring>
 
@@ -74,6 +76,29 @@ int main(int argc, char** argv) {
     };
     auto t = bench::time_it(step, 5, quick ? 5 : 20, quick ? 0.3 : 2.0);
     row(fmt::format("P1 MM-B step, dim {}", dim).c_str(), t.median_ms, "ms", torch_ms,
+        "PyTorch 1.13 CPU, tuned malloc", false);
+  }
+
+  const std::vector<std::pair<int64_t, double>> p2 = {{2, 3.84}, {16, 9.32}, {64, 9.09}};
+  for (auto [dim, torch_ms] : p2) {
+    ot::Icnn f({.dim = dim, .quadratic = 1.0}, gen), g({.dim = dim, .quadratic = 1.0}, gen);
+    for (Var p : f.parameters()) p.requires_grad_(false);  // inner step: only g is trained
+    optim::Adam adam(g.parameters(), {.lr = 1e-3});
+    for (const Var& w : g.convex_weights()) adam.add_projection(w, optim::clamp_min_projection(0.0));
+    std::vector<Tensor> ys;
+    for (int i = 0; i < 8; ++i) ys.push_back(mixture_batch(1024, dim, gen));
+    int k = 0;
+    auto step = [&] {
+      autograd::Tape tape;
+      Var y(ys[k++ % 8], true);
+      Var grad_g = g.map(y, /*create_graph=*/true);
+      Var loss = -mean(sum(y * grad_g, {1}) - f(grad_g));
+      adam.zero_grad();
+      loss.backward();
+      adam.step();
+    };
+    auto t = bench::time_it(step, 5, quick ? 5 : 20, quick ? 0.3 : 2.0);
+    row(fmt::format("P2 MMv2 inner step, dim {}", dim).c_str(), t.median_ms, "ms", torch_ms,
         "PyTorch 1.13 CPU, tuned malloc", false);
   }
   return 0;

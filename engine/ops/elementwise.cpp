@@ -190,8 +190,10 @@ Var celu(const Var& x, double alpha) {
   return unary_op("celu", Unary::Celu, x, alpha, [alpha](const Var& g, const Var& x, const Var&) {
     if (!autograd::grad_enabled()) return g * unary_const(Unary::CeluGrad, x, alpha);
     // d/dx = 1 (x > 0) or exp(x/alpha): written in ops so it has a derivative itself.
+    // exp only sees x <= 0: exp of a large positive x would overflow, and where()'s backward
+    // would turn 0 * inf into NaN.
     Tensor positive = prim::unary(Unary::Step, x.data());
-    return where(positive, g, g * exp(x * (1.0 / alpha)));
+    return where(positive, g, g * exp(masked_fill(x, positive, 0.0) * (1.0 / alpha)));
   });
 }
 Var softplus(const Var& x) {

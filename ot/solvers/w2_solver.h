@@ -61,7 +61,7 @@ struct W2SolverConfig {
   std::optional<double> cycle_weight;
   IdentityPretrainConfig pretrain;  // §1.5 / §2.3; convexifies during it iff the method is convex
   uint64_t seed = 0;                // initial weights and pre-training batches (notebooks: seed 0, §2.3)
-  DType dtype = DType::F32;
+  DType dtype = DType::F32;         // f32, the fast type everywhere (ARCHITECTURE.md §4; the notebooks' torch default)
   int64_t max_score_elements = int64_t{1} << 22;  // MM-B score-matrix chunk (see mmb_objective)
 };
 

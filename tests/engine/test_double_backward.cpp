@@ -133,3 +133,12 @@ TEST_CASE("double backward: an input-convex network has a PSD Hessian at random 
     for (double ev : symmetric_eigenvalues(hess, d)) CHECK(ev >= 1.0 - 1e-9);
   }
 }
+
+TEST_CASE("double backward: celu's second derivative stays finite for large inputs (f32)") {
+  // exp(100) overflows f32; the positive branch must never evaluate it.
+  Var x(Tensor::from_vector<float>({100.0f, -3.0f, 0.5f}), true);
+  Var g = grad({sum(celu(x) * celu(x))}, {x}, {}, {.create_graph = true})[0];
+  Var h = grad({sum(g)}, {x})[0];
+  for (double v : h.data().to_vector<double>()) CHECK(std::isfinite(v));
+  CHECK(h.data().at({0}) == doctest::Approx(2.0));  // d²(x²)/dx² on the positive side
+}

@@ -46,8 +46,9 @@ int main(int argc, char** argv) {
                "continue the run in --out: finished dimensions are re-scored, unfinished ones continue from their "
                "checkpoint");
   app.add_flag("--quick", train.quick,
-               fmt::format("preset for a few-minute run: dims {}, {} steps, batch {} (explicit flags win)", kQuickDims,
-                           kQuickIters, kQuickBatch));
+               fmt::format("preset for a few-minute run: dims {}, batch {}, {} steps for mmb ({} for w2gn, {} for mm and "
+                           "mmv2); explicit flags win",
+                           kQuickDims, kQuickBatch, quick_iters("mmb"), quick_iters("w2gn"), quick_iters("mm")));
   app.add_flag("--no-pretrain", no_pretrain, "skip the identity pre-training of ψ (spec §2.3)");
   app.add_option("--shared", train.shared,
                  "shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
@@ -74,7 +75,7 @@ int main(int argc, char** argv) {
     }
     if (train.quick) {  // the preset fills in only what the user did not set
       if (dims_flag->count() == 0) dims_text = kQuickDims;
-      if (iters_flag->count() == 0) train.iters = kQuickIters;
+      if (iters_flag->count() == 0) train.iters = quick_iters(train.solver);
       if (batch_flag->count() == 0) train.batch = kQuickBatch;
     }
     train.dims = tools::parse_int_list(dims_text, "--dims");

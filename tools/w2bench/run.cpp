@@ -275,7 +275,7 @@ std::string resolve_shared_dir(const std::string& flag) {
 
 int run_train(const TrainOptions& options) {
   validate(options);
-  RunConfig config{options, resolve_shared_dir(options.shared)};
+  RunConfig config{options, fs::absolute(resolve_shared_dir(options.shared)).lexically_normal().string()};
   // Load every dimension first, so that a missing or broken one fails before hours of training.
   std::vector<ot::W2Benchmark> benches;
   for (int64_t d : options.dims) benches.push_back(ot::load_w2bench(d, config.shared_dir));

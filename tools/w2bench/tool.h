@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,9 +29,19 @@ inline constexpr int64_t kFigurePoints = 1000;
 inline constexpr const char* kDefaultDims = "2,4,8,16,32,64";
 inline constexpr int64_t kPaperIters = 5000;
 // --quick: README's main job; must finish in ~3-4 minutes on 2 cores, pre-training included.
+// MM-B steps: see quick_iters for the other solvers.
 inline constexpr const char* kQuickDims = "2,4,8,16";
-inline constexpr int64_t kQuickIters = 1000;
+inline constexpr int64_t kQuickIters = 2000;
 inline constexpr int64_t kQuickBatch = 1024;
+
+// --quick's steps for `solver`, scaled by its step cost relative to MM-B (measured at dim 8, batch
+// 1024, one thread: MM-B 34 ms, W2GN 62 ms (second order), MM/MMv2 384 ms (15 inner steps)).
+inline int64_t quick_iters(const std::string& solver) {
+  if (solver == "w2gn") return kQuickIters / 2;
+  if (solver == "mm" || solver == "mmv2") return kQuickIters / 10;
+  return kQuickIters;
+}
+
 // Training ran but at least one dimension diverged (0 = fine, 1 = internal error, 2 = usage error).
 inline constexpr int kExitDiverged = 3;
 
@@ -91,7 +102,9 @@ std::string resolve_shared_dir(const std::string& flag);
 int run_train(const TrainOptions& options);
 int run_push(const PushOptions& options);
 
-// report.cpp: results.json, results.md, and the comparison table printed at the end.
+// report.cpp: config.json (and results.json's "config"): the options as run plus the protocol's
+// fixed settings; results.json, results.md, and the comparison table printed at the end.
+nlohmann::json config_json(const RunConfig& config);
 void write_results(const fs::path& out, const RunConfig& config, const std::vector<DimResult>& results);
 std::string comparison_markdown(const RunConfig& config, const std::vector<DimResult>& results);
 

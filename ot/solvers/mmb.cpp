@@ -1,5 +1,6 @@
 // MM-B objective, batch-conjugate argmax and the symmetrized solver (see mmb.h).
 #include "ot/solvers/mmb.h"
+#include "ot/solvers/chunked_map.h"
 
 #include <algorithm>
 #include <cmath>
@@ -183,17 +184,8 @@ void MmbSolver::train(const Sampler& source, const Sampler& target,
 }
 
 Tensor MmbSolver::map_in_chunks(const Icnn& net, const Tensor& points, int64_t chunk_rows, const char* op) const {
-  BRENIER_CHECK(chunk_rows >= 1, "{}: argument 'chunk_rows' must be >= 1, got {}", op, chunk_rows);
   const Tensor pts = as_batch(points, op, "x");
-  const int64_t n = pts.size(0);
-  std::vector<Tensor> parts;
-  for (int64_t start = 0; start < n; start += chunk_rows) {
-    const int64_t stop = std::min(n, start + chunk_rows);
-    autograd::Tape tape;  // the chunk's forward graph dies here
-    Tensor chunk = (start == 0 && stop == n) ? pts : prim::slice(pts, 0, start, stop, 1);
-    parts.push_back(net.map(Var(chunk), /*create_graph=*/false).data());
-  }
-  return parts.size() == 1 ? parts[0] : prim::concat(parts, 0);
+  return ot::map_in_chunks([&](const Var& x) { return net.map(x, /*create_graph=*/false); }, pts, chunk_rows, op);
 }
 
 Tensor MmbSolver::transport(const Tensor& x, int64_t chunk_rows) const {

@@ -1,5 +1,6 @@
 // The W2 benchmark's solvers on DenseICNN potentials: steps, pre-training, maps, checkpoints (see w2_solver.h).
 #include "ot/solvers/w2_solver.h"
+#include "ot/solvers/chunked_map.h"
 
 #include <algorithm>
 #include <cmath>
@@ -277,18 +278,9 @@ Tensor W2Solver::map_in_chunks(const DenseIcnn& net, const Tensor& points, int64
   BRENIER_CHECK(is_floating(points.dtype()) && points.dim() == 2 && points.size(1) == config_.dim,
                 "{}: argument 'x' must be a floating [n, {}] batch (the solver's dim), got {}", op, config_.dim,
                 points.str());
-  BRENIER_CHECK(chunk_rows >= 1, "{}: argument 'chunk_rows' must be >= 1, got {}", op, chunk_rows);
   const Tensor pts = points.to(config_.dtype);
-  const int64_t n = pts.size(0);
-  if (n == 0) return Tensor::empty({0, config_.dim}, config_.dtype);
-  std::vector<Tensor> parts;
-  for (int64_t start = 0; start < n; start += chunk_rows) {
-    const int64_t stop = std::min(n, start + chunk_rows);
-    autograd::Tape tape;  // the chunk's forward graph dies here
-    Tensor chunk = (start == 0 && stop == n) ? pts : prim::slice(pts, 0, start, stop, 1);
-    parts.push_back(net.map(Var(chunk), /*create_graph=*/false).data());
-  }
-  return parts.size() == 1 ? parts[0] : prim::concat(parts, 0);
+  if (pts.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype);
+  return ot::map_in_chunks([&](const Var& x) { return net.map(x, /*create_graph=*/false); }, pts, chunk_rows, op);
 }
 
 Tensor W2Solver::transport(const Tensor& x, int64_t chunk_rows) const {

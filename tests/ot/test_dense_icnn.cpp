@@ -5,6 +5,8 @@
 // values stored with them (shared/data/w2bench/.../validation/D_v1.npy).
 #include <doctest/doctest.h>
 
+#include "tests/support/errors.h"
+
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -99,16 +101,6 @@ double smallest_network_eigenvalue(const DenseIcnn& net, const Tensor& points) {
     smallest = std::min(smallest, ot_test::min_eigenvalue(h, static_cast<int>(d)));
   }
   return smallest;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

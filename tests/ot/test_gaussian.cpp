@@ -3,6 +3,8 @@
 // L2-UVP / cosine on hand-computed examples and on the true, identity and constant maps.
 #include <doctest/doctest.h>
 
+#include "tests/support/errors.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -51,16 +53,6 @@ double affine_transport_cost(const Gaussian& g, const AffineMap& map) {
     shift += (m[i] - tm) * (m[i] - tm);
   }
   return trace + shift;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 // (with a non-convex negative control), and the map's own gradient w.r.t. the weights.
 #include <doctest/doctest.h>
 
+#include "tests/support/errors.h"
+
 #include <cmath>
 #include <string>
 #include <vector>
@@ -72,16 +74,6 @@ std::vector<std::vector<double>> hessians(const Icnn& net, const Tensor& points)
       for (int64_t l = 0; l < d; ++l) h[i][k * d + l] = row[i * d + l];
   }
   return h;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // MM-B: the batch-conjugate argmax and the objective against brute force, a short 2-D training run
 // against the closed-form Gaussian OT map, checkpoint round trips, and divergence handling.
 #include <doctest/doctest.h>
+
+#include "tests/support/errors.h"
 #include <omp.h>
 
 #include <cmath>
@@ -19,16 +21,6 @@ using namespace brenier;
 using namespace brenier::ot;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // argmax_i ⟨x_i, y_j⟩ − psi_i by loops.
 std::vector<int64_t> brute_force_argmax(const std::vector<double>& psi, const std::vector<double>& x,

@@ -2,6 +2,8 @@
 // forms, identity pre-training, each method against the closed-form Gaussian OT map, the convexity clamp,
 // checkpoints, and divergence handling.
 #include <doctest/doctest.h>
+
+#include "tests/support/errors.h"
 #include <omp.h>
 
 #include <algorithm>
@@ -22,16 +24,6 @@ using namespace brenier;
 using namespace brenier::ot;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

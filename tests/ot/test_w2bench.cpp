@@ -4,6 +4,8 @@
 // hand-computed values, and the baselines against the README's reference table.
 #include <doctest/doctest.h>
 
+#include "tests/support/errors.h"
+
 #include <cmath>
 #include <filesystem>
 #include <string>
@@ -21,16 +23,6 @@ using namespace brenier::ot;
 namespace fs = std::filesystem;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 struct Validation {
   Tensor x;                          // f32 [4096, D] as stored

@@ -85,6 +85,16 @@ expect 0 'done \(resumed\)' --dims 2 --iters 30 --batch 256 --seed 3 --out "$run
 fwd_again=$(grep -m1 -oE '"l2uvp_fwd": [0-9.eE+-]+' "$run/results.json" | grep -oE '[0-9.eE+-]+$')
 [ "$fwd" = "$fwd_again" ] || fail "--resume re-scored dim 2 as $fwd_again, the first run as $fwd"
 
+# Resuming mid-run (from the step-500 checkpoint) trains exactly the networks of an uninterrupted run.
+scores() { grep -E '^      "(l2uvp_fwd|l2uvp_inv|cos_fwd|cos_inv|iters)"' "$1/results.json"; }
+expect 0 '' --dims 2 --iters 1000 --batch 256 --no-pretrain --out "$tmp/straight" --shared "$shared" --quiet
+expect 0 '' --dims 2 --iters 500 --batch 256 --no-pretrain --out "$tmp/split" --shared "$shared" --quiet
+expect 0 'resuming from .*dim2.safetensors \(step 500\)' --dims 2 --iters 1000 --batch 256 --no-pretrain \
+  --out "$tmp/split" --shared "$shared" --resume
+[ "$(scores "$tmp/straight" | wc -l)" = 5 ] || fail "results.json of the uninterrupted run lacks the scores"
+[ "$(scores "$tmp/straight")" = "$(scores "$tmp/split")" ] ||
+  fail "a run resumed at step 500 scored"$'\n'"$(scores "$tmp/split")"$'\n'"an uninterrupted one"$'\n'"$(scores "$tmp/straight")"
+
 # --- push ----------------------------------------------------------------------------------------------
 # npy FILE DESCR ROWS COLS BYTES: a NumPy 1.0 file whose header is padded to 128 bytes.
 npy() {

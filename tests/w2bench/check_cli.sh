@@ -59,6 +59,9 @@ expect 2 'direction' push --run "$tmp" --dim 2 --direction sideways --input "$tm
 expect 2 'required' push --run "$tmp" --dim 2 --direction fwd
 [ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
 
+# The per-dim scores: keys indented 6 deep after "results" (baselines and the paper's numbers sit deeper).
+scores() { sed -n '/^  "results"/,$p' "$1/results.json" | grep -E '^      "(l2uvp_fwd|l2uvp_inv|cos_fwd|cos_inv|iters)"'; }
+
 # --- a tiny real run ---------------------------------------------------------------------------------
 run="$tmp/run"
 expect 0 'paper MM-B fwd' --dims 2 --iters 30 --batch 256 --seed 3 --out "$run" --shared "$shared" --quiet
@@ -75,18 +78,16 @@ grep -q 'paper MM-B fwd (mean ± std)' "$run/results.md" || fail "results.md doe
 grep -q '0.54 ± 0.06' "$run/results.md" || fail "results.md lacks the paper's dim-2 MM-B forward L2-UVP"
 grep -q '"step":30' "$run/metrics.jsonl" || fail "metrics.jsonl has no record for step 30"
 # The scores must be numbers, not null (NaN) or missing.
-fwd=$(grep -m1 -oE '"l2uvp_fwd": [0-9.eE+-]+' "$run/results.json" | grep -oE '[0-9.eE+-]+$')
-[ -n "$fwd" ] || fail "results.json: l2uvp_fwd is not a number"
+first=$(scores "$run")
+[ "$(grep -cE ': [0-9.eE+-]+,?$' <<<"$first")" = 5 ] || fail "results.json's dim-2 scores are not 5 numbers:"$'\n'"$first"
 
 # Not over an existing run without --resume; --resume re-scores the finished dim to the same numbers.
 expect 2 'already holds a w2bench run' --dims 2 --iters 30 --batch 256 --seed 3 --out "$run" --shared "$shared"
 expect 2 'used --seed 3' --dims 2 --iters 30 --batch 256 --seed 4 --out "$run" --shared "$shared" --resume
 expect 0 'done \(resumed\)' --dims 2 --iters 30 --batch 256 --seed 3 --out "$run" --shared "$shared" --quiet --resume
-fwd_again=$(grep -m1 -oE '"l2uvp_fwd": [0-9.eE+-]+' "$run/results.json" | grep -oE '[0-9.eE+-]+$')
-[ "$fwd" = "$fwd_again" ] || fail "--resume re-scored dim 2 as $fwd_again, the first run as $fwd"
+[ "$(scores "$run")" = "$first" ] || fail "--resume re-scored dim 2 as"$'\n'"$(scores "$run")"$'\n'"the first run as"$'\n'"$first"
 
 # Resuming mid-run (from the step-500 checkpoint) trains exactly the networks of an uninterrupted run.
-scores() { grep -E '^      "(l2uvp_fwd|l2uvp_inv|cos_fwd|cos_inv|iters)"' "$1/results.json"; }
 expect 0 '' --dims 2 --iters 1000 --batch 256 --no-pretrain --out "$tmp/straight" --shared "$shared" --quiet
 expect 0 '' --dims 2 --iters 500 --batch 256 --no-pretrain --out "$tmp/split" --shared "$shared" --quiet
 expect 0 'resuming from .*dim2.safetensors \(step 500\)' --dims 2 --iters 1000 --batch 256 --no-pretrain \

@@ -13,14 +13,14 @@ namespace brenier::w2bench_tool {
 namespace {
 
 constexpr const char* kOp = "save_map_figure";
-constexpr int64_t kErrorSegments = 150;  // gray T*(x) → ∇ψ(x) segments: enough to see the error field
 
 // The two leading eigenvectors of the covariance of `target` [n, D] as the columns of a [D, 2] matrix
 // (a 1-D problem gets a zero second axis), each signed so that its largest entry is positive: the
 // eigensolver's sign is arbitrary, and figures of reruns should not flip.
 Eigen::MatrixXd principal_plane(const Eigen::MatrixXd& target, const Eigen::RowVectorXd& mean) {
   const Eigen::MatrixXd centered = target.rowwise() - mean;
-  const Eigen::MatrixXd covariance = centered.transpose() * centered / static_cast<double>(std::max<Eigen::Index>(1, target.rows() - 1));
+  const Eigen::MatrixXd covariance =
+      centered.transpose() * centered / static_cast<double>(std::max<Eigen::Index>(1, target.rows() - 1));
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(covariance);
   BRENIER_CHECK(eig.info() == Eigen::Success, "{}: the eigendecomposition of the {}x{} target covariance failed", kOp,
                 covariance.rows(), covariance.cols());
@@ -60,7 +60,7 @@ void save_map_figure(const fs::path& path, const Tensor& x, const Tensor& true_m
                                    fit = project(fs_, mean, plane, n);
   // Palette 0, 1, 2: blue source, orange truth, green fit.
   tools::Canvas canvas = tools::scatter_plot({source, truth, fit}, 800, 800, 2.0, 0.5);
-  for (int64_t i = 0; i < std::min(kErrorSegments, n); ++i)
+  for (int64_t i = 0; i < std::min(kFigureErrorSegments, n); ++i)
     canvas.line(truth[static_cast<size_t>(i)], fit[static_cast<size_t>(i)], tools::palette_color(7, 0.7), 1.0);
   canvas.save(path);
 }

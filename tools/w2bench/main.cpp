@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   std::string dims_text = kDefaultDims;
   std::string out_text;
   bool no_pretrain = false;
-  app.add_option("--solver", train.solver, "mmb | mm | mmv2 | w2gn")
+  app.add_option("--solver", train.solver,
+                 "mmb: MM-B (batch conjugate); mm, mmv2: minimax (mmv2 keeps ψ convex); w2gn: cycle-consistent")
       ->check(CLI::IsMember({"mmb", "mm", "mmv2", "w2gn"}))
       ->capture_default_str();
   CLI::Option* dims_flag = app.add_option("--dims", dims_text, "comma-separated dimensions")->capture_default_str();
@@ -45,10 +46,11 @@ int main(int argc, char** argv) {
   app.add_flag("--resume", train.resume,
                "continue the run in --out: finished dimensions are re-scored, unfinished ones continue from their "
                "checkpoint");
-  app.add_flag("--quick", train.quick,
-               fmt::format("preset for a few-minute run: dims {}, batch {}, {} steps for mmb ({} for w2gn, {} for mm and "
-                           "mmv2); explicit flags win",
-                           kQuickDims, kQuickBatch, quick_iters("mmb"), quick_iters("w2gn"), quick_iters("mm")));
+  app.add_flag(
+      "--quick", train.quick,
+      fmt::format("preset for a few-minute run: dims {}, batch {}, {} steps for mmb ({} for w2gn, {} for mm and "
+                  "mmv2); explicit flags win",
+                  kQuickDims, kQuickBatch, quick_iters("mmb"), quick_iters("w2gn"), quick_iters("mm")));
   app.add_flag("--no-pretrain", no_pretrain, "skip the identity pre-training of ψ (spec §2.3)");
   app.add_option("--shared", train.shared,
                  "shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
@@ -64,6 +66,9 @@ int main(int argc, char** argv) {
       ->required();
   push_cmd->add_option("--input", input_text, "points [n, D] as an f32 or f64 .npy file")->required();
   push_cmd->add_option("--output", output_text, "where to write the mapped points (.npy, same dtype)")->required();
+  push_cmd->footer(
+      "Exit codes: 0 done, 2 bad input (no such run or checkpoint, wrong dimension, unreadable file), 1 "
+      "internal error.");
   app.require_subcommand(0, 1);
 
   return tools::run_cli(app, argc, argv, [&] {

@@ -23,7 +23,8 @@ ot::W2SolverConfig config_from_checkpoint(const fs::path& path, int64_t dim) {
   auto meta = [&](const std::string& key) {
     auto it = checkpoint.metadata.find(key);
     BRENIER_CHECK(it != checkpoint.metadata.end(),
-                  "push: checkpoint '{}' has no '{}' entry in its metadata: not written by w2bench", path.string(), key);
+                  "push: checkpoint '{}' has no '{}' entry in its metadata: not written by w2bench", path.string(),
+                  key);
     return it->second;
   };
   BRENIER_CHECK(meta("solver") == "w2", "push: checkpoint '{}' is not a W2 benchmark solver's (solver '{}')",

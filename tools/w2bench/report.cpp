@@ -22,11 +22,17 @@ struct PaperMmb {
   double cos_fwd, cos_inv;
 };
 
+// clang-format off
 constexpr PaperMmb kPaperMmb[] = {
-    {2, 0.54, 0.06, 0.81, 0.03, 0.99, 0.99},     {4, 1.91, 0.10, 0.48, 0.07, 0.96, 0.97},
-    {8, 5.51, 0.15, 2.22, 0.05, 0.94, 0.97},     {16, 13.17, 0.08, 6.27, 0.32, 0.92, 0.96},
-    {32, 25.87, 0.59, 10.20, 0.26, 0.90, 0.97},  {64, 23.63, 0.25, 13.95, 0.52, 0.90, 0.94},
+    // dim  fwd mean ± std  inv mean ± std   cos fwd  cos inv
+    {2,      0.54, 0.06,     0.81, 0.03,     0.99,    0.99},
+    {4,      1.91, 0.10,     0.48, 0.07,     0.96,    0.97},
+    {8,      5.51, 0.15,     2.22, 0.05,     0.94,    0.97},
+    {16,    13.17, 0.08,     6.27, 0.32,     0.92,    0.96},
+    {32,    25.87, 0.59,    10.20, 0.26,     0.90,    0.97},
+    {64,    23.63, 0.25,    13.95, 0.52,     0.90,    0.94},
 };
+// clang-format on
 
 std::optional<PaperMmb> paper_mmb(int64_t dim) {
   for (const PaperMmb& p : kPaperMmb)
@@ -49,6 +55,10 @@ std::string paper_label(const RunConfig& config, const std::string& what) {
   return is_mmb(config) ? fmt::format("paper MM-B {}", what) : fmt::format("reference: paper's MM-B {}", what);
 }
 
+std::string verdict_label(const RunConfig& config, const std::string& what) {
+  return is_mmb(config) ? fmt::format("{} vs paper", what) : fmt::format("{} vs paper's MM-B", what);
+}
+
 std::string status_of(const DimResult& r) {
   if (r.diverged) return r.iters > 0 ? fmt::format("diverged (scored step {})", r.iters) : "diverged (not scored)";
   return r.resumed ? "done (resumed)" : "done";
@@ -59,9 +69,9 @@ nlohmann::json scores_json(const ot::MapScores& s) {
 }
 
 tools::Table l2uvp_table(const RunConfig& config, const std::vector<DimResult>& results) {
-  tools::Table table({"dim", "iters", "ours fwd", paper_label(config, "fwd (mean ± std)"), "fwd vs paper",
-                      "ours inv", paper_label(config, "inv (mean ± std)"), "inv vs paper", "linear fwd", "linear inv",
-                      "seconds", "status"},
+  tools::Table table({"dim", "iters", "ours fwd", paper_label(config, "fwd (mean ± std)"), verdict_label(config, "fwd"),
+                      "ours inv", paper_label(config, "inv (mean ± std)"), verdict_label(config, "inv"), "linear fwd",
+                      "linear inv", "seconds", "status"},
                      2);
   for (const DimResult& r : results) {
     const std::optional<PaperMmb> p = paper_mmb(r.dim);
@@ -221,8 +231,8 @@ void write_results(const fs::path& out, const RunConfig& config, const std::vect
     md += fmt::format(
         "\n## Figures\n\n{} points per dimension, projected on the first two principal directions of T*(x). "
         "Blue: source x; orange: true T*(x); green: fitted ∇ψ(x); gray segments join T*(x) to ∇ψ(x) for the first "
-        "150 points (their length is the error).\n\n{}",
-        kFigurePoints, figures);
+        "{} points (their length is the error).\n\n{}",
+        kFigurePoints, kFigureErrorSegments, figures);
   tools::write_text(out / "results.md", md);
 }
 

@@ -24,9 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // SplitMix64's finalizer: turns (seed, dim, role) into well-separated Philox keys.
 uint64_t mix(uint64_t z) {
@@ -133,10 +131,10 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
     seconds_before = recorded_seconds(metrics, dim, solver->steps_done());
     have_checkpoint = result.resumed = true;
     if (!opt.quiet)
-      std::cerr << fmt::format("dim {}: {} from {} (step {})\n", dim,
-                               solver->steps_done() >= opt.iters ? "finished in an earlier session, re-scoring"
-                                                                 : "resuming",
-                               checkpoint.string(), solver->steps_done());
+      std::cerr << fmt::format(
+          "dim {}: {} from {} (step {})\n", dim,
+          solver->steps_done() >= opt.iters ? "finished in an earlier session, re-scoring" : "resuming",
+          checkpoint.string(), solver->steps_done());
   }
 
   const auto start = Clock::now();
@@ -159,10 +157,13 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
   std::unique_ptr<tools::Progress> progress;
   double loss_sum = 0;
   int64_t loss_count = 0;
+  bool in_solver = false;  // only the solver's errors mean divergence; a failed write is reported as such
   try {
     if (opt.pretrain && !solver->pretrained() && first_step == 0) {
       if (!opt.quiet) std::cerr << fmt::format("dim {}: identity pre-training ... ", dim) << std::flush;
+      in_solver = true;
       const ot::IdentityPretrainResult pre = solver->pretrain();
+      in_solver = false;
       result.pretrain_iterations = pre.iterations;
       result.pretrain_mse = pre.mse;
       if (!opt.quiet)
@@ -170,31 +171,38 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
       save({{"event", "pretrained"}, {"pretrain_iterations", pre.iterations}, {"pretrain_mse", pre.mse}});
     }
     if (first_step < opt.iters) {
-      const std::string label =
-          first_step == 0 ? fmt::format("dim {} {}", dim, opt.solver)
-                          : fmt::format("dim {} {} (from step {})", dim, opt.solver, first_step);
+      const std::string label = first_step == 0 ? fmt::format("dim {} {}", dim, opt.solver)
+                                                : fmt::format("dim {} {} (from step {})", dim, opt.solver, first_step);
       progress = std::make_unique<tools::Progress>(label, opt.iters - first_step, opt.quiet);
     }
     while (solver->steps_done() < opt.iters) {
       train_gen = stream(opt.seed, dim, Stream::Training, training_offset(solver->steps_done() + 1));
+      in_solver = true;
       const ot::W2StepStats stats = solver->step(source, target);
+      in_solver = false;
       loss_sum += stats.loss;
       ++loss_count;
       progress->update(stats.step - first_step, {{"loss", stats.loss}, {"w2", stats.w2_estimate}});
       if (stats.step % kCheckpointEvery == 0 || stats.step == opt.iters) {
-        save({{"loss", stats.loss}, {"loss_mean", loss_sum / static_cast<double>(loss_count)},
-              {"w2", stats.w2_estimate}, {"grad_norm", stats.grad_norm}});
+        save({{"loss", stats.loss},
+              {"loss_mean", loss_sum / static_cast<double>(loss_count)},
+              {"w2", stats.w2_estimate},
+              {"grad_norm", stats.grad_norm}});
         loss_sum = 0;
         loss_count = 0;
       }
     }
     if (progress) progress->finish();
   } catch (const Error& e) {
-    if (progress) progress->finish();
+    if (!in_solver) throw;
+    progress.reset();  // ends a half-drawn line without claiming the run is done
     result.diverged = true;
     result.error = e.what();
-    tools::append_jsonl(metrics, {{"dim", dim}, {"step", solver->steps_done()}, {"event", "diverged"},
-                                  {"error", result.error}, {"elapsed", elapsed()}});
+    tools::append_jsonl(metrics, {{"dim", dim},
+                                  {"step", solver->steps_done()},
+                                  {"event", "diverged"},
+                                  {"error", result.error},
+                                  {"elapsed", elapsed()}});
     std::cerr << fmt::format("dim {}: training failed: {}\n", dim, result.error);
     if (have_checkpoint) {
       // Score what is on disk (what `push` will use), not the in-memory state next to the blow-up.
@@ -232,10 +240,13 @@ DimResult run_dim(const TrainOptions& opt, const ot::W2Benchmark& bench, const f
   result.scores = ot::score_maps(bench, eval, forward, inverse);
   result.figure = fs::path("figures") / fmt::format("dim{}.png", result.dim);
   save_map_figure(out / result.figure, eval.x, eval.y, forward);
-  tools::append_jsonl(out / "metrics.jsonl",
-                      {{"dim", result.dim}, {"step", result.iters}, {"event", "scored"},
-                       {"l2uvp_fwd", result.scores.l2uvp_fwd}, {"l2uvp_inv", result.scores.l2uvp_inv},
-                       {"cos_fwd", result.scores.cos_fwd}, {"cos_inv", result.scores.cos_inv}});
+  tools::append_jsonl(out / "metrics.jsonl", {{"dim", result.dim},
+                                              {"step", result.iters},
+                                              {"event", "scored"},
+                                              {"l2uvp_fwd", result.scores.l2uvp_fwd},
+                                              {"l2uvp_inv", result.scores.l2uvp_inv},
+                                              {"cos_fwd", result.scores.cos_fwd},
+                                              {"cos_inv", result.scores.cos_inv}});
   return result;
 }
 
@@ -297,8 +308,10 @@ int run_train(const TrainOptions& options) {
   for (const DimResult& r : results)
     if (r.diverged) diverged.push_back(r.dim);
   if (diverged.empty()) return tools::kExitOk;
-  std::cerr << fmt::format("error: training diverged in dim {}; their last good checkpoints are kept and scored\n",
-                           fmt::join(diverged, ", "));
+  std::cerr << fmt::format(
+      "error: training diverged in dim {}; where a checkpoint had been written, the last good one is kept and "
+      "scored (see results.md)\n",
+      fmt::join(diverged, ", "));
   return kExitDiverged;
 }
 

@@ -25,11 +25,14 @@ inline constexpr int64_t kBaselineFitSamples = int64_t{1} << 14;
 inline constexpr int64_t kCheckpointEvery = 500;
 // Points drawn in each figure.
 inline constexpr int64_t kFigurePoints = 1000;
+// Of those, how many get a gray T*(x) → ∇ψ(x) segment: enough to see the error field, few enough to see points.
+inline constexpr int64_t kFigureErrorSegments = 150;
 // Dimensions with no --dims flag, and the paper's iteration count (HOTET Table I, spec §1.6, §1.10).
 inline constexpr const char* kDefaultDims = "2,4,8,16,32,64";
 inline constexpr int64_t kPaperIters = 5000;
-// --quick: README's main job; must finish in ~3-4 minutes on 2 cores, pre-training included.
-// MM-B steps: see quick_iters for the other solvers.
+// --quick: README's main job; must finish in ~3-4 minutes on 2 cores, pre-training included. With
+// 2000 MM-B steps it took 75 s on this project's 2-core machine (quiet; dims 2-16, ~18 s each), which
+// leaves room for slower or busier machines. See quick_iters for the other solvers.
 inline constexpr const char* kQuickDims = "2,4,8,16";
 inline constexpr int64_t kQuickIters = 2000;
 inline constexpr int64_t kQuickBatch = 1024;
@@ -51,8 +54,8 @@ struct TrainOptions {
   int64_t iters = kPaperIters;
   int64_t batch = 1024;
   uint64_t seed = 0;
-  fs::path out;       // empty: runs/w2bench/<solver>/<timestamp>
-  std::string shared; // empty: BRENIER_SHARED, else ../shared
+  fs::path out;        // empty: runs/w2bench/<solver>/<timestamp>
+  std::string shared;  // empty: BRENIER_SHARED, else ../shared
   bool resume = false;
   bool quick = false;
   bool pretrain = true;
@@ -69,11 +72,11 @@ struct PushOptions {
 // What one dimension's training and scoring produced.
 struct DimResult {
   int64_t dim = 0;
-  int64_t iters = 0;       // steps the scored networks were trained for
-  double seconds = 0;      // training wall time, pre-training included, summed over resumed sessions
-  bool diverged = false;   // training stopped on a solver error; the scores are the last checkpoint's
-  std::string error;       // the solver's message when diverged
-  bool resumed = false;    // continued from a checkpoint of an earlier session
+  int64_t iters = 0;      // steps the scored networks were trained for
+  double seconds = 0;     // training wall time, pre-training included, summed over resumed sessions
+  bool diverged = false;  // training stopped on a solver error; the scores are the last checkpoint's
+  std::string error;      // the solver's message when diverged
+  bool resumed = false;   // continued from a checkpoint of an earlier session
   std::optional<int64_t> pretrain_iterations;  // set when pre-training ran in this session
   double pretrain_mse = 0;
   ot::MapScores scores{};

@@ -12,7 +12,7 @@
 //   W2GN  (cycle)            one Adam over ψ and ψ̄; L_ψ + λ·(cycle terms) (w2gn_loss); clamp both.
 //
 // Losses are in ot/solvers/w2_losses.h (MM, MMv2, W2GN) and ot/solvers/mmb.h (MM-B); identity
-// pre-training in ot/solvers/pretrain.h. The reversed variants (MM:R, W2:R) are not implemented.
+// pre-training in ot/solvers/pretrain.h. The reversed variants (MM:R, W2:R) are open work.
 //
 // Safety: a non-finite batch, loss or gradient throws brenier::Error naming the method and the step,
 // and the networks and optimizer states are then exactly as after the previous step (MM/MMv2 restore

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/errors.h"
-#include <omp.h>
+#include "tests/support/single_thread.h"
 
 #include <cmath>
 #include <cstdio>
@@ -37,21 +37,6 @@ std::vector<int64_t> brute_force_argmax(const std::vector<double>& psi, const st
   }
   return out;
 }
-
-// Runs the scope on one OpenMP thread. meson runs the test binaries in parallel on this 2-core machine,
-// and the engine's many small parallel regions (and oneDNN's) slow down 3–30× when another process
-// holds a core (measured: this file's training test took 4.3 s on 1 thread and 12–127 s on 2 under a
-// concurrent build), while one thread is only ~1.5× slower than two on an idle machine.
-class SingleThreadScope {
- public:
-  SingleThreadScope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadScope() { omp_set_num_threads(previous_); }
-  SingleThreadScope(const SingleThreadScope&) = delete;
-  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
-
- private:
-  int previous_;
-};
 
 std::filesystem::path temp_path(const std::string& name) {
   return std::filesystem::temp_directory_path() / ("brenier_test_mmb_" + name);
@@ -180,7 +165,8 @@ TEST_CASE("ot: MmbSolver stops on a non-finite loss, naming the step and keeping
 }
 
 TEST_CASE("ot: MM-B learns the 2-D Gaussian OT map (L2-UVP against the Bures map)") {
-  SingleThreadScope one_thread;  Generator pair(101);
+  SingleThreadScope one_thread;
+  Generator pair(101);
   Gaussian mu = random_gaussian(2, pair), nu = random_gaussian(2, pair);
   AffineMap truth = bures_map(mu, nu);
   MmbConfig config;  // bench ICNN [64, 64, 32], Adam 1e-3, batch 1024

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "tests/support/errors.h"
-#include <omp.h>
+#include "tests/support/single_thread.h"
 
 #include <algorithm>
 #include <cmath>
@@ -26,20 +26,6 @@ using namespace brenier::ot;
 namespace {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// One OpenMP thread for the training tests: the test binaries share this 2-core machine, and the
-// engine's small parallel regions slow down many-fold when another process holds a core (see
-// test_mmb.cpp), while one thread is only ~1.5× slower than two on an idle machine.
-class SingleThreadScope {
- public:
-  SingleThreadScope() : previous_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadScope() { omp_set_num_threads(previous_); }
-  SingleThreadScope(const SingleThreadScope&) = delete;
-  SingleThreadScope& operator=(const SingleThreadScope&) = delete;
-
- private:
-  int previous_;
-};
 
 std::filesystem::path temp_path(const std::string& name) {
   return std::filesystem::temp_directory_path() / ("brenier_test_w2_solver_" + name);

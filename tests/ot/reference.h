@@ -4,9 +4,28 @@
 #include <cmath>
 #include <vector>
 
+#include "engine/ops/ops.h"
 #include "engine/tensor.h"
 
 namespace ot_test {
+
+// Per-point Hessians [n][D*D] of a potential by double backward: row k of H(x_i) is ∇(∂ψ/∂x_k) at x_i.
+// `net` is anything with map(x, create_graph) = ∇ψ(x) (Icnn, DenseIcnn).
+template <class Net>
+std::vector<std::vector<double>> hessians(const Net& net, const brenier::Tensor& points) {
+  using namespace brenier;
+  const int64_t n = points.size(0), d = points.size(1);
+  Var x(points, /*requires_grad=*/true);
+  Var g = net.map(x, /*create_graph=*/true);
+  std::vector<std::vector<double>> h(n, std::vector<double>(d * d));
+  for (int64_t k = 0; k < d; ++k) {
+    std::vector<double> row = grad({sum(slice(g, 1, k, k + 1))}, {x})[0].data().to_vector<double>();
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t l = 0; l < d; ++l) h[i][k * d + l] = row[i * d + l];
+  }
+  return h;
+}
+
 
 // Eigenvalues (unsorted) of the symmetric n×n row-major matrix `a`.
 inline std::vector<double> symmetric_eigenvalues(std::vector<double> a, int n) {

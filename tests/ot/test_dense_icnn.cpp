@@ -78,25 +78,11 @@ double potential_at(const DenseIcnn& net, const std::vector<double>& x) {
   return net(f64(x, {1, static_cast<int64_t>(x.size())})).item();
 }
 
-// Per-point Hessians [n][D*D] of ψ by double backward: row k of H(x_i) is ∇(∂ψ/∂x_k) at x_i.
-std::vector<std::vector<double>> hessians(const DenseIcnn& net, const Tensor& points) {
-  const int64_t n = points.size(0), d = points.size(1);
-  Var x(points, /*requires_grad=*/true);
-  Var g = net.map(x, /*create_graph=*/true);
-  std::vector<std::vector<double>> h(n, std::vector<double>(d * d));
-  for (int64_t k = 0; k < d; ++k) {
-    std::vector<double> row = grad({sum(slice(g, 1, k, k + 1))}, {x})[0].data().to_vector<double>();
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t l = 0; l < d; ++l) h[i][k * d + l] = row[i * d + l];
-  }
-  return h;
-}
-
 // Smallest eigenvalue of H − s·I over all points (the network part's curvature).
 double smallest_network_eigenvalue(const DenseIcnn& net, const Tensor& points) {
   const int64_t d = points.size(1);
   double smallest = INFINITY;
-  for (auto h : hessians(net, points)) {
+  for (auto h : ot_test::hessians(net, points)) {
     for (int64_t k = 0; k < d; ++k) h[k * d + k] -= net.config().strong_convexity;
     smallest = std::min(smallest, ot_test::min_eigenvalue(h, static_cast<int>(d)));
   }
@@ -152,7 +138,7 @@ TEST_CASE("ot: dense icnn Hessian by double backward is PSD (≥ s·I) after con
   net.convexify();
   for (const Var& v : net.convex_weights())
     for (double e : v.data().to_vector<double>()) CHECK(e >= 0.0);
-  std::vector<std::vector<double>> h = hessians(net, points);
+  std::vector<std::vector<double>> h = ot_test::hessians(net, points);
   std::vector<double> p = points.to_vector<double>();
   // The double-backward Hessian is the derivative of the map: compare a column with finite differences.
   const double step = 1e-5;

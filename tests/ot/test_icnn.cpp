@@ -62,20 +62,6 @@ double potential_at(const Icnn& net, std::vector<double> x) {
   return net(f64(x, {1, d})).item();
 }
 
-// Per-point Hessians [n][D*D] of ψ by double backward: row k of H(x_i) is ∇(∂ψ/∂x_k) at x_i.
-std::vector<std::vector<double>> hessians(const Icnn& net, const Tensor& points) {
-  const int64_t n = points.size(0), d = points.size(1);
-  Var x(points, /*requires_grad=*/true);
-  Var g = net.map(x, /*create_graph=*/true);
-  std::vector<std::vector<double>> h(n, std::vector<double>(d * d));
-  for (int64_t k = 0; k < d; ++k) {
-    std::vector<double> row = grad({sum(slice(g, 1, k, k + 1))}, {x})[0].data().to_vector<double>();
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t l = 0; l < d; ++l) h[i][k * d + l] = row[i * d + l];
-  }
-  return h;
-}
-
 }  // namespace
 
 TEST_CASE("ot: icnn potential matches a hand-written forward") {
@@ -157,7 +143,7 @@ TEST_CASE("ot: icnn Hessian by double backward is symmetric, matches finite diff
   Icnn net = make_icnn(d, {8, 8, 4}, 5, s);
   Generator gen(6);
   Tensor points = gen.normal({16, d}, 0.0, 2.0, DType::F64);
-  std::vector<std::vector<double>> h = hessians(net, points);
+  std::vector<std::vector<double>> h = ot_test::hessians(net, points);
   std::vector<double> p = points.to_vector<double>();
   const double step = 1e-5;
   double smallest = INFINITY;
@@ -185,7 +171,7 @@ TEST_CASE("ot: icnn Hessian by double backward is symmetric, matches finite diff
   Var w_out = net.weights().w;
   w_out.data().copy_from((-1.0 * Var(w_out.data()) - 0.5).data());
   double smallest_flipped = INFINITY;
-  for (const auto& hi : hessians(net, points)) {
+  for (const auto& hi : ot_test::hessians(net, points)) {
     std::vector<double> shifted = hi;
     for (int k = 0; k < d; ++k) shifted[k * d + k] -= s;
     smallest_flipped = std::min(smallest_flipped, ot_test::min_eigenvalue(shifted, d));

@@ -35,6 +35,14 @@ Tensor mixture_batch(int64_t n, int64_t dim, Generator& gen) {
   return x.data();
 }
 
+// The bench ICNN of WORKLOADS.md: default hidden sizes for dim, s = 1.
+ot::IcnnConfig bench_icnn(int64_t dim) {
+  ot::IcnnConfig config;
+  config.dim = dim;
+  config.quadratic = 1.0;
+  return config;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,7 +64,7 @@ int main(int argc, char** argv) {
 
   const std::vector<std::pair<int64_t, double>> p1 = {{2, 2.66}, {16, 4.45}, {64, 5.44}};
   for (auto [dim, torch_ms] : p1) {
-    ot::Icnn psi({.dim = dim, .quadratic = 1.0}, gen);
+    ot::Icnn psi(bench_icnn(dim), gen);
     optim::Adam adam(psi.parameters(), {.lr = 1e-3});
     for (const Var& w : psi.convex_weights()) adam.add_projection(w, optim::clamp_min_projection(0.0));
     std::vector<Tensor> xs, ys;
@@ -81,7 +89,7 @@ int main(int argc, char** argv) {
 
   const std::vector<std::pair<int64_t, double>> p2 = {{2, 3.84}, {16, 9.32}, {64, 9.09}};
   for (auto [dim, torch_ms] : p2) {
-    ot::Icnn f({.dim = dim, .quadratic = 1.0}, gen), g({.dim = dim, .quadratic = 1.0}, gen);
+    ot::Icnn f(bench_icnn(dim), gen), g(bench_icnn(dim), gen);
     for (Var p : f.parameters()) p.requires_grad_(false);  // inner step: only g is trained
     optim::Adam adam(g.parameters(), {.lr = 1e-3});
     for (const Var& w : g.convex_weights()) adam.add_projection(w, optim::clamp_min_projection(0.0));

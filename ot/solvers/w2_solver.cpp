@@ -11,6 +11,7 @@
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
 #include "engine/optim/projection.h"
+#include "engine/optim/schedule.h"
 #include "ot/solvers/mmb.h"
 #include "ot/solvers/w2_losses.h"
 
@@ -84,6 +85,8 @@ W2Solver::W2Solver(W2SolverConfig config) : config_(std::move(config)), gen_(con
   if (!config_.cycle_weight) config_.cycle_weight = static_cast<double>(config_.dim);
   BRENIER_CHECK(*config_.cycle_weight >= 0 && std::isfinite(*config_.cycle_weight),
                 "{}: config 'cycle_weight' must be finite and >= 0, got {}", op, *config_.cycle_weight);
+  BRENIER_CHECK(!config_.cosine_decay || config_.iters >= 1,
+                "{}: config 'cosine_decay' needs 'iters' >= 1 (the decay's length), got {}", op, config_.iters);
   if (config_.hidden.empty()) config_.hidden = w2bench_hidden(config_.dim);
 
   DenseIcnnConfig net;
@@ -250,6 +253,11 @@ W2StepStats W2Solver::step(const Sampler& source, const Sampler& target) {
   const int64_t step_number = steps_ + 1;
   const Tensor x = draw(source, "source", step_number);
   const Tensor y = draw(target, "target", step_number);
+  if (config_.cosine_decay) {  // this step's lr, for every optimizer step it makes (MM's inner ones too)
+    const optim::WarmupCosine schedule(config_.lr, 0, config_.iters);
+    schedule.apply(*adam_, steps_);
+    if (adam_bar_) schedule.apply(*adam_bar_, steps_);
+  }
   W2StepStats stats;
   switch (config_.method) {
     case W2Method::MMB: stats = step_mmb(x, y, step_number); break;
@@ -308,6 +316,7 @@ void W2Solver::save(const std::string& path) const {
       {"pretrained", pretrained_ ? "1" : "0"},
       {"seed", std::to_string(config_.seed)},
       {"lr", fmt::format("{}", config_.lr)},
+      {"cosine_decay", config_.cosine_decay ? "1" : "0"},
       {"dtype", dtype_name(config_.dtype)},
       {"strong_convexity", fmt::format("{}", config_.strong_convexity)},
       {"inner_iters", std::to_string(config_.inner_iters)},

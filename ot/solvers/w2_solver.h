@@ -50,6 +50,10 @@ struct W2SolverConfig {
   double strong_convexity = 1e-4;  // s of (s/2)‖x‖² in the solvers' DenseICNN (§2.1; benchmark potentials: 1e-2)
   double init_std = 0.1;           // DenseICNN init N(0, 0.1²) (§2.1)
   double lr = 1e-3;                // Adam, default betas, no decay, for every network (§2.3 "Common")
+  // Anneal every optimizer's lr along a half cosine to 0 over `iters` steps (optim::WarmupCosine, no
+  // warm-up). Off in the references (constant lr, §2.3); on, the last iterates average out Adam's step
+  // noise (gaussian_ot uses it).
+  bool cosine_decay = false;
   int64_t batch = 1024;            // §2.3 "Common"
   // train() steps: 5001 in HOTET's W2B single-map runs (§1.6); the benchmark notebooks run 50,001 (MM,
   // MMv2), 100,001 (MM-B) and 250,001 (W2GN) (§2.3).

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
 #include "ot/metrics/gaussian_w2.h"
 #include "ot/metrics/l2_uvp.h"
 #include "ot/samplers/gaussian.h"
-#include "ot/solvers/mmb.h"
 #include "ot/solvers/w2_losses.h"
 #include "ot/solvers/w2_solver.h"
 
@@ -120,6 +120,43 @@ TEST_CASE("ot: W2Solver fills in its defaults and validates its config") {
                  "W2Solver::step (w2gn): the source sampler must return a floating [n, 2] batch with n >= 1, got "
                  "f32[64, 3] on cpu at step 1"));
   CHECK(contains(error_of([&] { small.transport(gen.normal({5})); }), "W2Solver::transport: argument 'x'"));
+}
+
+TEST_CASE("ot: cosine_decay starts at lr and anneals every optimizer to 0 at 'iters' steps") {
+  SingleThreadScope one_thread;
+  Generator probe_gen(3);
+  const Tensor probe = probe_gen.normal({10, 2});
+  for (W2Method method : {W2Method::MMB, W2Method::MM}) {  // MM: ψ̄'s optimizer is a separate one
+    CAPTURE(std::string(name(method)));
+    W2SolverConfig config = small_config(method);
+    config.iters = 4;
+    W2SolverConfig decayed = config;
+    decayed.cosine_decay = true;
+    W2Solver constant_lr(config), annealed(decayed);
+    Feed source_a = make_feed(11, 0.0), target_a = make_feed(12, 1.0);
+    Feed source_b = make_feed(11, 0.0), target_b = make_feed(12, 1.0);
+    // Step 1 runs at the full lr in both.
+    constant_lr.step(source_a.sampler(), target_a.sampler());
+    annealed.step(source_b.sampler(), target_b.sampler());
+    CHECK(annealed.transport(probe).to_vector<float>() == constant_lr.transport(probe).to_vector<float>());
+    CHECK(annealed.inverse_transport(probe).to_vector<float>() ==
+          constant_lr.inverse_transport(probe).to_vector<float>());
+    // Steps 2..4 at a lower lr: the maps part ways; a step past 'iters' has lr 0 and changes nothing.
+    for (int i = 0; i < 3; ++i) {
+      constant_lr.step(source_a.sampler(), target_a.sampler());
+      annealed.step(source_b.sampler(), target_b.sampler());
+    }
+    CHECK(annealed.transport(probe).to_vector<float>() != constant_lr.transport(probe).to_vector<float>());
+    const std::vector<float> fwd = annealed.transport(probe).to_vector<float>();
+    const std::vector<float> inv = annealed.inverse_transport(probe).to_vector<float>();
+    annealed.step(source_b.sampler(), target_b.sampler());
+    CHECK(annealed.transport(probe).to_vector<float>() == fwd);
+    CHECK(annealed.inverse_transport(probe).to_vector<float>() == inv);
+  }
+  W2SolverConfig no_length = small_config(W2Method::MMB);
+  no_length.cosine_decay = true;
+  no_length.iters = 0;
+  CHECK(contains(error_of([&] { W2Solver{no_length}; }), "config 'cosine_decay' needs 'iters' >= 1"));
 }
 
 TEST_CASE("ot: W2 losses match their closed forms on quadratic potentials") {
@@ -339,12 +376,11 @@ TEST_CASE("ot: W2Solver checkpoints round-trip both networks, optimizer state an
     std::filesystem::remove(path);
   }
   // A checkpoint of another solver kind.
-  MmbConfig mmb;
-  mmb.hidden = {8};
-  const auto path = temp_path("mmb_solver.safetensors");
-  MmbSolver(mmb).save(path.string());
+  const auto path = temp_path("other_solver.safetensors");
+  io::save_checkpoint(path.string(), {{"w", Tensor::from_vector(std::vector<float>{1.0f}, {1})}},
+                      {{"solver", "semidiscrete"}});
   W2Solver e(small_config(W2Method::MMB));
-  CHECK(contains(error_of([&] { e.load(path.string()); }), "is from solver 'mmb', expected 'w2' (a W2Solver)"));
+  CHECK(contains(error_of([&] { e.load(path.string()); }), "is from solver 'semidiscrete', expected 'w2' (a W2Solver)"));
   std::filesystem::remove(path);
 }
 

@@ -3,7 +3,7 @@
 # a message naming the problem; a tiny real run writes config.json, results.json, results.md,
 # metrics.jsonl, a figure and a checkpoint; --resume re-scores a finished dim to the same numbers;
 # `push` applies the saved map to .npy points (f64 and f32 agree, fwd then inv comes back near x)
-# and rejects a wrong dimension or a broken file.
+# and rejects a wrong dimension or a broken file; `aggregate` summarizes repeats and refuses mixed settings.
 #   check_cli.sh W2BENCH_BINARY SOURCE_DIR
 # Exits 77 (meson's "skipped") when the shared data folder is absent.
 set -uo pipefail
@@ -52,6 +52,8 @@ expect 2 'iters' --dims 2 --iters abc --out "$tmp/x" --shared "$shared"
 expect 2 '--iters: must be >= 1, got 0' --dims 2 --iters 0 --out "$tmp/x" --shared "$shared"
 expect 2 'batch' --dims 2 --iters 5 --batch 1 --out "$tmp/x" --shared "$shared"
 expect 2 '--resume: needs --out' --dims 2 --iters 5 --resume --shared "$shared"
+expect 2 'strong-convexity' --dims 2 --iters 5 --strong-convexity -1 --out "$tmp/x" --shared "$shared"
+expect 2 'lr-schedule' --dims 2 --iters 5 --lr-schedule linear --out "$tmp/x" --shared "$shared"
 expect 2 "holds no w2bench run" --dims 2 --iters 5 --resume --out "$tmp/empty-shared" --shared "$shared"
 expect 2 "--run folder '$tmp/no-such-run' does not exist" push --run "$tmp/no-such-run" --dim 2 --direction fwd \
   --input "$tmp/in.npy" --output "$tmp/out.npy"
@@ -77,6 +79,7 @@ done
 grep -q 'paper MM-B fwd (mean ± std)' "$run/results.md" || fail "results.md does not label the paper's columns"
 grep -q '0.54 ± 0.06' "$run/results.md" || fail "results.md lacks the paper's dim-2 MM-B forward L2-UVP"
 grep -q '"step":30' "$run/metrics.jsonl" || fail "metrics.jsonl has no record for step 30"
+grep -q '"monitor_l2uvp_fwd"' "$run/metrics.jsonl" || fail "metrics.jsonl checkpoint records carry no monitoring scores"
 # The scores must be numbers, not null (NaN) or missing.
 first=$(scores "$run")
 [ "$(grep -cE ': [0-9.eE+-]+,?$' <<<"$first")" = 5 ] || fail "results.json's dim-2 scores are not 5 numbers:"$'\n'"$first"
@@ -95,6 +98,16 @@ expect 0 'resuming from .*dim2.safetensors \(step 500\)' --dims 2 --iters 1000 -
 [ "$(scores "$tmp/straight" | wc -l)" = 5 ] || fail "results.json of the uninterrupted run lacks the scores"
 [ "$(scores "$tmp/straight")" = "$(scores "$tmp/split")" ] ||
   fail "a run resumed at step 500 scored"$'\n'"$(scores "$tmp/split")"$'\n'"an uninterrupted one"$'\n'"$(scores "$tmp/straight")"
+
+# --- aggregate: mean ± std over repeats; two identical runs give std 0 and their common mean -----------------
+fwd_straight=$(scores "$tmp/straight" | grep l2uvp_fwd | grep -oE '[0-9.eE+-]+,?$' | tr -d ,)
+expect 0 "runs of solver mmb" aggregate "$tmp/straight" "$tmp/split" --out "$tmp/agg"
+[ -s "$tmp/agg/aggregate.json" ] && [ -s "$tmp/agg/aggregate.md" ] || fail "aggregate did not write its files"
+grep -q '± 0.00 ' "$tmp/agg/aggregate.md" || fail "aggregate of two identical runs does not show std 0"
+grep -q "$(printf '%.2f' "$fwd_straight") ± 0.00" "$tmp/agg/aggregate.md" ||
+  fail "aggregate's mean is not the runs' common forward L2-UVP $fwd_straight"
+expect 2 'different experiment' aggregate "$tmp/straight" "$run"
+expect 2 "holds no results.json" aggregate "$tmp/no-such-run"
 
 # --- push ----------------------------------------------------------------------------------------------
 # npy FILE DESCR ROWS COLS BYTES: a NumPy 1.0 file whose header is padded to 128 bytes.

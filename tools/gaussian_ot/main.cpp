@@ -1,8 +1,8 @@
 // gaussian_ot: brenier's first optimal-transport result. For each requested dimension it draws a random
-// pair of Gaussians μ, ν (seeded), trains the symmetrized MM-B solver (ot/solvers/mmb.h: two ICNN
-// potentials ψ, ψ̄), and scores the fitted maps ∇ψ: μ → ν and ∇ψ̄: ν → μ against the closed-form Bures
-// map T (ot/metrics/gaussian_w2.h) with the W2 benchmark's L2-UVP and cosine (spec §0) on 4096 fresh
-// samples. Output: a Markdown table on stdout, and in --out: results.json, results.md, a PNG scatter of
+// pair of Gaussians μ, ν (seeded), trains the symmetrized MM-B solver (ot::W2Solver, method MM-B: two
+// DenseICNN potentials ψ, ψ̄ as in the W2 benchmark), and scores the fitted maps ∇ψ: μ → ν and
+// ∇ψ̄: ν → μ against the closed-form Bures map T (ot/metrics/gaussian_w2.h) with the W2 benchmark's
+// L2-UVP and cosine (spec §0) on 4096 fresh samples. Output: a Markdown table on stdout, and in --out: results.json, results.md, a PNG scatter of
 // x, T(x) and ∇ψ(x) for dim 2, and per-dimension checkpoints (the last good one survives a divergence).
 //
 //   gaussian_ot --dims 2,8 --iters 5000 --batch 1024 --seed 0 --out runs/gaussian_ot/demo [--quick]
@@ -17,7 +17,7 @@
 #include "ot/metrics/gaussian_w2.h"
 #include "ot/metrics/l2_uvp.h"
 #include "ot/samplers/gaussian.h"
-#include "ot/solvers/mmb.h"
+#include "ot/solvers/w2_solver.h"
 #include "tools/common/cli.h"
 #include "tools/common/png.h"
 #include "tools/common/progress.h"
@@ -88,24 +88,25 @@ DimResult run_dim(const Options& opt, int64_t dim, const fs::path& out_dir) {
   ot::Gaussian mu = ot::random_gaussian(dim, pair_gen), nu = ot::random_gaussian(dim, pair_gen);
   ot::AffineMap bures = ot::bures_map(mu, nu);
 
-  ot::MmbConfig config;
+  ot::W2SolverConfig config;
+  config.method = ot::W2Method::MMB;
   config.dim = dim;
   config.batch = opt.batch;
   config.iters = opt.iters;
   config.seed = opt.seed;
   config.cosine_decay = !opt.constant_lr;
-  ot::MmbSolver solver(config);
+  ot::W2Solver solver(config);
 
   const fs::path checkpoint = out_dir / "checkpoints" / fmt::format("dim{}.safetensors", dim);
   const int64_t save_every = std::max<int64_t>(1, opt.iters / 10);
   int64_t last_saved = -1;
   Generator train_gen = stream(opt.seed, dim, Stream::Training);
   tools::Progress progress(fmt::format("dim {}", dim), opt.iters, opt.quiet);
-  ot::StepStats last;
+  ot::W2StepStats last;
   const auto start = std::chrono::steady_clock::now();
   try {
     solver.train([&](int64_t n) { return mu.sample(n, train_gen); }, [&](int64_t n) { return nu.sample(n, train_gen); },
-                 [&](const ot::StepStats& s) {
+                 [&](const ot::W2StepStats& s) {
                    last = s;
                    progress.update(s.step, {{"loss", s.loss}, {"w2", s.w2_estimate}});
                    if (s.step % save_every == 0 || s.step == opt.iters) {
@@ -178,7 +179,7 @@ int run(const Options& opt) {
                        {"checkpoint", fs::relative(r.checkpoint, out).string()}});
   }
 
-  const ot::MmbConfig defaults;  // lr and s as run_dim leaves them
+  const ot::W2SolverConfig defaults;  // lr and s as run_dim leaves them
   nlohmann::json config = {{"dims", dims},         {"iters", eff.iters},
                            {"batch", eff.batch},   {"seed", eff.seed},
                            {"quick", eff.quick},   {"lr", defaults.lr},
@@ -188,9 +189,9 @@ int run(const Options& opt) {
   tools::write_json(out / "results.json",
                     {{"tool", "gaussian_ot"}, {"config", config}, {"results", table.to_json()}, {"details", details}});
   std::string md = fmt::format(
-      "# gaussian_ot: MM-B (ICNN) against the closed-form Gaussian OT map\n\n"
-      "Random Gaussian pairs (covariance spectra in [0.5, 2], seed {}), symmetrized MM-B with two bench-size "
-      "CELU ICNNs (quadratic term s = {}; Adam lr {}, {} lr, batch {}, {} iterations). L2-UVP and cos on "
+      "# gaussian_ot: MM-B (DenseICNN) against the closed-form Gaussian OT map\n\n"
+      "Random Gaussian pairs (covariance spectra in [0.5, 2], seed {}), symmetrized MM-B with two W2-benchmark "
+      "DenseICNNs (strong convexity s = {}, identity pre-training; Adam lr {}, {} lr, batch {}, {} iterations). L2-UVP and cos on "
       "{} fresh samples against the Bures map; the identity column is the L2-UVP of doing nothing "
       "(= 100·W2²/Var(ν)).\n\n{}",
       eff.seed, defaults.strong_convexity, defaults.lr, eff.constant_lr ? "constant" : "cosine-annealed", eff.batch, eff.iters, kEvalSamples,
@@ -206,7 +207,7 @@ int run(const Options& opt) {
 
 int main(int argc, char** argv) {
   Options opt;
-  CLI::App app{"gaussian_ot: fit the Gaussian-to-Gaussian OT map with MM-B (ICNN) and score it against the "
+  CLI::App app{"gaussian_ot: fit the Gaussian-to-Gaussian OT map with MM-B (DenseICNN) and score it against the "
                "closed-form Bures map"};
   app.add_option("--dims", opt.dims, "comma-separated dimensions")->capture_default_str();
   app.add_option("--iters", opt.iters, "training steps per dimension")->capture_default_str();

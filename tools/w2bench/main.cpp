@@ -52,6 +52,16 @@ int main(int argc, char** argv) {
                   "mmv2); explicit flags win",
                   kQuickDims, kQuickBatch, quick_iters("mmb"), quick_iters("w2gn"), quick_iters("mm")));
   app.add_flag("--no-pretrain", no_pretrain, "skip the identity pre-training of ψ (spec §2.3)");
+  app.add_option("--strong-convexity", train.strong_convexity,
+                 "s of the potentials' (s/2)‖x‖² term: 1e-4 as in the benchmark's solvers (spec §2.1); 1.0001 adds "
+                 "HOTET's ½‖x‖² residual (spec §1.1)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  std::string lr_schedule = "constant";
+  app.add_option("--lr-schedule", lr_schedule,
+                 "constant: Adam lr 1e-3 throughout, as the references; cosine: annealed to 0 over --iters")
+      ->check(CLI::IsMember({"constant", "cosine"}))
+      ->capture_default_str();
   app.add_option("--shared", train.shared,
                  "shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
   app.add_flag("--quiet", train.quiet, "no progress lines");
@@ -69,6 +79,15 @@ int main(int argc, char** argv) {
   push_cmd->footer(
       "Exit codes: 0 done, 2 bad input (no such run or checkpoint, wrong dimension, unreadable file), 1 "
       "internal error.");
+
+  AggregateOptions aggregate;
+  std::vector<std::string> aggregate_runs;
+  std::string aggregate_out;
+  CLI::App* aggregate_cmd = app.add_subcommand(
+      "aggregate", "mean ± std over finished runs of one setting (e.g. seeds), beside the paper's MM-B mean ± std");
+  aggregate_cmd->add_option("runs", aggregate_runs, "run folders written by w2bench")->required();
+  aggregate_cmd->add_option("--out", aggregate_out, "also write aggregate.json and aggregate.md here");
+  aggregate_cmd->footer("Exit codes: 0 done, 2 bad input (missing or foreign results.json, runs of different settings).");
   app.require_subcommand(0, 1);
 
   return tools::run_cli(app, argc, argv, [&] {
@@ -78,6 +97,11 @@ int main(int argc, char** argv) {
       push.output = output_text;
       return run_push(push);
     }
+    if (aggregate_cmd->parsed()) {
+      for (const std::string& r : aggregate_runs) aggregate.runs.emplace_back(r);
+      aggregate.out = aggregate_out;
+      return run_aggregate(aggregate);
+    }
     if (train.quick) {  // the preset fills in only what the user did not set
       if (dims_flag->count() == 0) dims_text = kQuickDims;
       if (iters_flag->count() == 0) train.iters = quick_iters(train.solver);
@@ -86,6 +110,7 @@ int main(int argc, char** argv) {
     train.dims = tools::parse_int_list(dims_text, "--dims");
     train.out = out_text;
     train.pretrain = !no_pretrain;
+    train.cosine_decay = lr_schedule == "cosine";
     return run_train(train);
   });
 }

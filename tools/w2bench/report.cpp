@@ -127,6 +127,13 @@ std::string paper_note(const RunConfig& config) {
   if (config.options.iters != kPaperIters)
     note += fmt::format(" This run trained {} steps per dimension, not the paper's {}: expect a gap.",
                         config.options.iters, kPaperIters);
+  const double s = config.options.strong_convexity;
+  note += fmt::format(
+      " Potentials: the W2 benchmark's DenseICNN with (s/2)‖x‖², s = {}{}.", s,
+      s >= 1.0 ? " (s ≥ 1 includes the ½‖x‖² residual of HOTET's MainDenseICNN, spec §1.1)"
+               : " (the benchmark notebooks' solver value; HOTET's MainDenseICNN adds ½‖x‖², i.e. "
+                 "--strong-convexity 1.0001)");
+  if (config.options.cosine_decay) note += " The lr was annealed to 0 along a cosine (the paper keeps it constant).";
   return note;
 }
 
@@ -143,6 +150,8 @@ nlohmann::json config_json(const RunConfig& config) {
             {"batch", o.batch},
             {"seed", o.seed},
             {"pretrain", o.pretrain},
+            {"strong_convexity", o.strong_convexity},
+            {"cosine_decay", o.cosine_decay},
             {"quick", o.quick},
             {"out", o.out.string()},
             {"shared", config.shared_dir}}},
@@ -151,7 +160,8 @@ nlohmann::json config_json(const RunConfig& config) {
             {"adam", "default betas, no weight decay"},
             {"hidden", "[max(2D,64), max(2D,64), max(D,32)]"},
             {"rank", defaults.rank},
-            {"strong_convexity", defaults.strong_convexity},
+            {"strong_convexity", o.strong_convexity},
+            {"lr_schedule", o.cosine_decay ? "cosine" : "constant"},
             {"init_std", defaults.init_std},
             {"inner_iters", defaults.inner_iters},
             {"cycle_weight", "dim"},

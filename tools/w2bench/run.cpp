@@ -82,6 +82,8 @@ void prepare_run_folder(const TrainOptions& opt, const fs::path& out) {
     require_same("batch", opt.batch, "--batch");
     require_same("seed", opt.seed, "--seed");
     require_same("pretrain", opt.pretrain, "--no-pretrain (pre-training)");
+    require_same("strong_convexity", opt.strong_convexity, "--strong-convexity");
+    require_same("cosine_decay", opt.cosine_decay, "--lr-schedule (cosine decay)");
   }
   for (const fs::path& dir : {out, out / "figures", out / "checkpoints"}) {
     std::error_code ec;
@@ -113,6 +115,8 @@ ot::W2SolverConfig solver_config(const TrainOptions& opt, int64_t dim) {
   config.iters = opt.iters;
   config.seed = opt.seed;
   config.pretrain.enabled = opt.pretrain;
+  config.strong_convexity = opt.strong_convexity;
+  config.cosine_decay = opt.cosine_decay;
   return config;
 }
 
@@ -153,6 +157,10 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
   auto source = [&](int64_t n) { return bench.sample_source(n, train_gen); };
   auto target = [&](int64_t n) { return bench.map(bench.sample_source(n, train_gen)); };
 
+  // Monitoring pairs, the same at every checkpoint of the dimension (and across resumed sessions).
+  Generator monitor_gen = stream(opt.seed, dim, Stream::Monitor);
+  const ot::W2Benchmark::Pair monitor = bench.sample_pair(kMonitorSamples, monitor_gen);
+
   const int64_t first_step = solver->steps_done();
   std::unique_ptr<tools::Progress> progress;
   double loss_sum = 0;
@@ -184,10 +192,14 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
       ++loss_count;
       progress->update(stats.step - first_step, {{"loss", stats.loss}, {"w2", stats.w2_estimate}});
       if (stats.step % kCheckpointEvery == 0 || stats.step == opt.iters) {
+        const ot::MapScores now =
+            ot::score_maps(bench, monitor, solver->transport(monitor.x), solver->inverse_transport(monitor.y));
         save({{"loss", stats.loss},
               {"loss_mean", loss_sum / static_cast<double>(loss_count)},
               {"w2", stats.w2_estimate},
-              {"grad_norm", stats.grad_norm}});
+              {"grad_norm", stats.grad_norm},
+              {"monitor_l2uvp_fwd", now.l2uvp_fwd},
+              {"monitor_l2uvp_inv", now.l2uvp_inv}});
         loss_sum = 0;
         loss_count = 0;
       }

@@ -1,7 +1,8 @@
 // The w2bench tool's parts and what they share: the options of its two commands (train-and-score,
 // push), the per-dimension result, the seeded random streams and the exit codes. main.cpp parses the
 // command line; run.cpp trains, checkpoints, resumes and scores; report.cpp writes results.json /
-// results.md next to the paper's numbers; figure.cpp draws the PCA scatter; push.cpp applies a saved map.
+// results.md next to the paper's numbers; figure.cpp draws the PCA scatter; push.cpp applies a saved map;
+// aggregate.cpp summarizes repeated runs (mean ± std).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -21,8 +22,10 @@ namespace fs = std::filesystem;
 inline constexpr int64_t kEvalSamples = 4096;
 // Pairs the constant and linear baselines are fitted on (the benchmark estimates moments on 2^14).
 inline constexpr int64_t kBaselineFitSamples = int64_t{1} << 14;
-// Checkpoint and metrics.jsonl record every this many steps (and at the end).
+// Checkpoint and metrics.jsonl record every this many steps (and at the end); each record scores the maps
+// on kMonitorSamples monitoring pairs (HOTET evaluates every 500 steps too, spec §1.6).
 inline constexpr int64_t kCheckpointEvery = 500;
+inline constexpr int64_t kMonitorSamples = 4096;
 // Points drawn in each figure.
 inline constexpr int64_t kFigurePoints = 1000;
 // Of those, how many get a gray T*(x) → ∇ψ(x) segment: enough to see the error field, few enough to see points.
@@ -59,6 +62,10 @@ struct TrainOptions {
   bool resume = false;
   bool quick = false;
   bool pretrain = true;
+  // s of the solvers' (s/2)‖x‖² term: 1e-4 in the benchmark's solver DenseICNN (spec §2.1); 1 + 1e-4
+  // reproduces HOTET's MainDenseICNN, whose extra ½‖x‖² residual makes ∇ψ start near the identity (§1.1).
+  double strong_convexity = 1e-4;
+  bool cosine_decay = false;  // anneal the lr to 0 over --iters (the references keep it constant)
   bool quiet = false;
 };
 
@@ -67,6 +74,11 @@ struct PushOptions {
   int64_t dim = 0;
   std::string direction;  // "fwd" (∇ψ, μ → ν) or "inv" (∇ψ̄, ν → μ)
   fs::path input, output;
+};
+
+struct AggregateOptions {
+  std::vector<fs::path> runs;  // finished run folders (each with results.json)
+  fs::path out;                // empty: print only
 };
 
 // What one dimension's training and scoring produced.
@@ -93,7 +105,8 @@ struct RunConfig {
 // A Philox stream per (seed, dimension, role), so that a dimension's numbers do not depend on which
 // other dimensions run. Training draws step k's batches from offset k·2^36 of its stream, so a run
 // resumed at step k sees exactly the batches of an uninterrupted one.
-enum class Stream : uint64_t { Training = 0, Evaluation = 1, Baseline = 2 };
+// Monitor: the pairs scored at every checkpoint (a training curve), kept apart from the final evaluation set.
+enum class Stream : uint64_t { Training = 0, Evaluation = 1, Baseline = 2, Monitor = 3 };
 Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset = 0);
 uint64_t training_offset(int64_t step);
 
@@ -104,6 +117,7 @@ std::string resolve_shared_dir(const std::string& flag);
 // The commands; they throw brenier::Error for bad input (main turns that into exit code 2).
 int run_train(const TrainOptions& options);
 int run_push(const PushOptions& options);
+int run_aggregate(const AggregateOptions& options);  // aggregate.cpp
 
 // report.cpp: config.json (and results.json's "config"): the options as run plus the protocol's
 // fixed settings; results.json, results.md, and the comparison table printed at the end.

@@ -136,72 +136,11 @@ bool run_eltwise(const EltwiseSpec& spec, const Tensor& x, Tensor& y) {
   return true;
 }
 
-std::optional<algorithm> binary_algorithm(Binary op) {
-  switch (op) {
-    case Binary::Add: return algorithm::binary_add;
-    case Binary::Sub: return algorithm::binary_sub;
-    case Binary::Mul: return algorithm::binary_mul;
-    case Binary::Div: return algorithm::binary_div;
-    case Binary::Maximum: return algorithm::binary_max;
-    case Binary::Minimum: return algorithm::binary_min;
-    case Binary::Eq: return algorithm::binary_eq;
-    case Binary::Ne: return algorithm::binary_ne;
-    case Binary::Lt: return algorithm::binary_lt;
-    case Binary::Le: return algorithm::binary_le;
-    case Binary::Gt: return algorithm::binary_gt;
-    case Binary::Ge: return algorithm::binary_ge;
-    default: return std::nullopt;  // Pow
-  }
-}
-
-// The op that gives the same result with its operands swapped, if there is one.
-std::optional<Binary> swapped(Binary op) {
-  switch (op) {
-    case Binary::Add: case Binary::Mul: case Binary::Maximum: case Binary::Minimum:
-    case Binary::Eq: case Binary::Ne: return op;
-    case Binary::Lt: return Binary::Gt;
-    case Binary::Le: return Binary::Ge;
-    case Binary::Gt: return Binary::Lt;
-    case Binary::Ge: return Binary::Le;
-    default: return std::nullopt;  // Sub, Div, Pow
-  }
-}
-
 }  // namespace
 
 bool unary(Unary op, double p, const Tensor& x, Tensor& y) {
   auto spec = eltwise_spec(op, p);
   return spec && run_eltwise(*spec, x, y);
-}
-
-bool binary(Binary op, const Tensor& a, const Tensor& b, Tensor& out) {
-  const Shape& shape = out.shape();
-  if (!fits(shape)) return false;
-  Shape sa = align_rank(a.shape(), shape.size()), sb = align_rank(b.shape(), shape.size());
-  const Tensor* src0 = &a;
-  const Tensor* src1 = &b;
-  // oneDNN 2.6 broadcasts only its second source, so the full-shape operand must come first.
-  if (sa != shape) {
-    auto sw = swapped(op);
-    if (sb != shape || !sw) return false;
-    op = *sw;
-    std::swap(src0, src1);
-    std::swap(sa, sb);
-  }
-  auto alg = binary_algorithm(op);
-  if (!alg) return false;
-  const std::string key =
-      fmt::format("binary|{}|{}|{}", static_cast<int>(*alg), shape_str(sa), shape_str(sb));
-  const Built* built = cached(key, [&] {
-    auto pd = dnnl::binary::primitive_desc(
-        dnnl::binary::desc(*alg, f32_desc(sa), f32_desc(sb), f32_desc(shape)), cpu_engine());
-    return Built{dnnl::binary(pd), {}};
-  });
-  if (!built) return false;
-  execute(*built, {{DNNL_ARG_SRC_0, wrap(f32_desc(sa), *src0)},
-                   {DNNL_ARG_SRC_1, wrap(f32_desc(sb), *src1)},
-                   {DNNL_ARG_DST, wrap(f32_desc(shape), out)}});
-  return true;
 }
 
 bool reduce(prim::Reduce op, const Tensor& x, Tensor& out_keepdim) {

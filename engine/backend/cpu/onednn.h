@@ -1,4 +1,4 @@
-// The oneDNN 2.6 fast path for f32 on the CPU: matmul, eltwise, binary, reduction, softmax,
+// The oneDNN 2.6 fast path for f32 on the CPU: matmul, eltwise, reduction, softmax,
 // log-softmax and layer normalization. Each function returns false when oneDNN cannot take the
 // case (an op or layout it lacks, too many dims, a primitive it refuses to build); the caller then
 // runs its own loop, so oneDNN is only ever an accelerator, never the reference.
@@ -10,8 +10,6 @@ namespace brenier::cpu::onednn {
 
 // y = op(x) for f32 contiguous x, y of equal shape; false when oneDNN has no such eltwise.
 bool unary(prim::Unary op, double p, const Tensor& x, Tensor& y);
-// out = a op b with NumPy broadcasting (out already has the broadcast shape).
-bool binary(prim::Binary op, const Tensor& a, const Tensor& b, Tensor& out);
 // Reduction of x into out_keepdim, whose shape is x's with the reduced dims set to 1.
 bool reduce(prim::Reduce op, const Tensor& x, Tensor& out_keepdim);
 // out[b] = op(a[b]) @ op(b[b]); a and b are 2-D or 3-D (see prim::matmul), out is [m,n] or [B,m,n].

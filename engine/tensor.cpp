@@ -199,7 +199,7 @@ void Tensor::copy_from(const Tensor& src) {
 void Tensor::fill_(double value) {
   check_defined(*this, "fill_", "self");
   if (!device_.is_cpu()) {
-    copy_from(full(shape_, value, dtype_, Device::cpu()));
+    backend::device_fill(raw_data(), dtype_, numel(), value, device_);
     return;
   }
   dispatch_dtype(dtype_, [&](auto tag) {

@@ -8,16 +8,35 @@
 #include <utility>
 
 #include "engine/backend/cpu/cpu.h"
+#ifdef BRENIER_WITH_CUDA
+#include "engine/backend/cuda/cuda.h"
+#endif
 #include "engine/backend/primitives.h"
 
 namespace brenier::prim {
 namespace {
 
+#ifndef BRENIER_WITH_CUDA
 [[noreturn]] void no_backend(const char* op, Device d) {
-  throw Error(fmt::format("{}: no backend for device {} in this build (CUDA lands with the GPU "
-                          "issue); move the tensors to 'cpu'",
+  throw Error(fmt::format("{}: device {} needs the CUDA backend, and this brenier was built without "
+                          "it; reconfigure with -Dcuda=enabled on a machine with nvcc, or move the "
+                          "tensors to 'cpu'",
                           op, d.str()));
 }
+#endif
+
+// The one place a primitive picks its backend: cpu::fn(args...) for host tensors, cuda::fn(args...)
+// for CUDA tensors in a CUDA build (all tensor arguments were checked to share one device).
+#ifdef BRENIER_WITH_CUDA
+#define BRENIER_ROUTE(op, device, fn, ...) \
+  return (device).is_cpu() ? cpu::fn(__VA_ARGS__) : cuda::fn(__VA_ARGS__)
+#else
+#define BRENIER_ROUTE(op, device, fn, ...)         \
+  do {                                             \
+    if ((device).is_cpu()) return cpu::fn(__VA_ARGS__); \
+    no_backend(op, device);                        \
+  } while (0)
+#endif
 
 using Named = std::pair<const char*, const Tensor*>;  // (argument name, tensor)
 
@@ -153,8 +172,7 @@ Tensor unary(Unary op, const Tensor& x, double p) {
   if (op == Unary::Celu || op == Unary::CeluGrad)
     BRENIER_CHECK(p != 0.0 && !std::isnan(p), "{}: argument 'p' (alpha) must be nonzero, got {}",
                   name, p);
-  if (x.device().is_cpu()) return cpu::unary(op, x, p);
-  no_backend(name, x.device());
+  BRENIER_ROUTE(name, x.device(), unary, op, x, p);
 }
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
@@ -163,8 +181,7 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   require_same_dtype(name, {"a", &a}, {"b", &b});
   if (is_floating_only(op)) require_floating(a, name, "a");
   broadcast_named(name, "a", a.shape(), "b", b.shape());
-  if (a.device().is_cpu()) return cpu::binary(op, a, b);
-  no_backend(name, a.device());
+  BRENIER_ROUTE(name, a.device(), binary, op, a, b);
 }
 
 Tensor binary_scalar(Binary op, const Tensor& a, double s) {
@@ -175,8 +192,7 @@ Tensor binary_scalar(Binary op, const Tensor& a, double s) {
     BRENIER_CHECK(std::trunc(s) == s && std::abs(s) < 9.2e18,
                   "{}: argument 's' must be an integer for an i64 tensor 'a' ({}), got {}", name,
                   a.str(), s);
-  if (a.device().is_cpu()) return cpu::binary_scalar(op, a, s);
-  no_backend(name, a.device());
+  BRENIER_ROUTE(name, a.device(), binary_scalar, op, a, s);
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
@@ -184,8 +200,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   require_same_dtype("where", {"a", &a}, {"b", &b});
   const Shape ab = broadcast_named("where", "a", a.shape(), "b", b.shape());
   broadcast_named("where", "cond", cond.shape(), "a and b", ab);
-  if (a.device().is_cpu()) return cpu::where(cond, a, b);
-  no_backend("where", a.device());
+  BRENIER_ROUTE("where", a.device(), where, cond, a, b);
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
@@ -193,14 +208,12 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   BRENIER_CHECK(!std::isnan(lo) && !std::isnan(hi) && lo <= hi,
                 "clamp: arguments 'lo' and 'hi' must satisfy lo <= hi (±inf allowed), got lo={}, hi={}",
                 lo, hi);
-  if (x.device().is_cpu()) return cpu::clamp(x, lo, hi);
-  no_backend("clamp", x.device());
+  BRENIER_ROUTE("clamp", x.device(), clamp, x, lo, hi);
 }
 
 Tensor cast(const Tensor& x, DType dtype) {
   check_defined(x, "cast", "x");
-  if (x.device().is_cpu()) return cpu::cast(x, dtype);
-  no_backend("cast", x.device());
+  BRENIER_ROUTE("cast", x.device(), cast, x, dtype);
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
@@ -216,8 +229,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
                 "broadcast_to: argument 'x' ({}) cannot be broadcast to argument 'shape' {}: "
                 "each dim of x, aligned from the right, must equal the target's or be 1",
                 x.str(), shape_str(shape));
-  if (x.device().is_cpu()) return cpu::broadcast_to(x, shape);
-  no_backend("broadcast_to", x.device());
+  BRENIER_ROUTE("broadcast_to", x.device(), broadcast_to, x, shape);
 }
 
 // --- reductions -----------------------------------------------------------------------------
@@ -243,8 +255,7 @@ Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims, bool
                     "{}: argument 'x' ({}) has size 0 along reduced dim {}; the {} of an empty "
                     "set is undefined (reduce over non-empty dims)",
                     name, x.str(), d, name);
-  if (x.device().is_cpu()) return cpu::reduce(op, x, wrapped, keepdim);
-  no_backend(name, x.device());
+  BRENIER_ROUTE(name, x.device(), reduce, op, x, wrapped, keepdim);
 }
 
 Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
@@ -255,8 +266,7 @@ Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
     BRENIER_CHECK(x.size(d) > 0,
                   "{}: argument 'x' ({}) has size 0 along dim {}; there is no element to pick",
                   name, x.str(), d);
-  if (x.device().is_cpu()) return cpu::argreduce(is_max, x, d, keepdim);
-  no_backend(name, x.device());
+  BRENIER_ROUTE(name, x.device(), argreduce, is_max, x, d, keepdim);
 }
 
 std::vector<Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
@@ -266,8 +276,7 @@ std::vector<Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) 
   BRENIER_CHECK(k >= 0 && k <= x.size(d),
                 "topk: argument 'k' must be in [0, {}] (the size of dim {} of 'x' {}), got {}",
                 x.size(d), d, x.str(), k);
-  if (x.device().is_cpu()) return cpu::topk(x, k, d, largest);
-  no_backend("topk", x.device());
+  BRENIER_ROUTE("topk", x.device(), topk, x, k, d, largest);
 }
 
 Tensor bincount(const Tensor& index, int64_t minlength) {
@@ -280,8 +289,7 @@ Tensor bincount(const Tensor& index, int64_t minlength) {
   for (int64_t i = 0; i < host.numel(); ++i)
     BRENIER_CHECK(p[i] >= 0, "bincount: argument 'index' must hold values >= 0, got {} at index {}",
                   p[i], i);
-  if (index.device().is_cpu()) return cpu::bincount(index, minlength);
-  no_backend("bincount", index.device());
+  BRENIER_ROUTE("bincount", index.device(), bincount, index, minlength);
 }
 
 // --- linear algebra and normalization ---------------------------------------------------------
@@ -305,8 +313,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
                   "matmul: arguments 'a' and 'b' must have equal batch sizes or one of them 1, "
                   "got {} and {}",
                   a.str(), b.str());
-  if (a.device().is_cpu()) return cpu::matmul(a, b, trans_a, trans_b);
-  no_backend("matmul", a.device());
+  BRENIER_ROUTE("matmul", a.device(), matmul, a, b, trans_a, trans_b);
 }
 
 Tensor softmax(const Tensor& x, int64_t dim, bool log) {
@@ -314,8 +321,7 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log) {
   check_defined(x, name, "x");
   require_floating(x, name, "x");
   const int64_t d = wrap_dim(dim, x.dim(), name);
-  if (x.device().is_cpu()) return cpu::softmax(x, d, log);
-  no_backend(name, x.device());
+  BRENIER_ROUTE(name, x.device(), softmax, x, d, log);
 }
 
 Tensor layer_norm(const Tensor& x, double eps) {
@@ -324,8 +330,7 @@ Tensor layer_norm(const Tensor& x, double eps) {
   require_rank_at_least(x, 1, "layer_norm", "x");
   BRENIER_CHECK(eps >= 0 && std::isfinite(eps),
                 "layer_norm: argument 'eps' must be finite and >= 0, got {}", eps);
-  if (x.device().is_cpu()) return cpu::layer_norm(x, eps);
-  no_backend("layer_norm", x.device());
+  BRENIER_ROUTE("layer_norm", x.device(), layer_norm, x, eps);
 }
 
 // --- shape ------------------------------------------------------------------------------------
@@ -344,8 +349,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& perm) {
     seen[d] = true;
     wrapped.push_back(d);
   }
-  if (x.device().is_cpu()) return cpu::permute(x, wrapped);
-  no_backend("permute", x.device());
+  BRENIER_ROUTE("permute", x.device(), permute, x, wrapped);
 }
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step) {
@@ -353,8 +357,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
   require_rank_at_least(x, 1, "slice", "x");
   const int64_t d = wrap_dim(dim, x.dim(), "slice");
   const SliceRange r = resolve_slice(x.size(d), start, stop, step, "slice");
-  if (x.device().is_cpu()) return cpu::slice(x, d, r.start, r.count, step);
-  no_backend("slice", x.device());
+  BRENIER_ROUTE("slice", x.device(), slice, x, d, r.start, r.count, step);
 }
 
 Tensor slice_scatter(const Tensor& src, const Shape& shape, int64_t dim, int64_t start,
@@ -370,8 +373,7 @@ Tensor slice_scatter(const Tensor& src, const Shape& shape, int64_t dim, int64_t
                 "slice_scatter: argument 'src' must have shape {} (slice [{}:{}:{}] of dim {} of "
                 "{}), got {}",
                 shape_str(expected), start, stop, step, d, shape_str(shape), src.str());
-  if (src.device().is_cpu()) return cpu::slice_scatter(src, shape, d, r.start, step);
-  no_backend("slice_scatter", src.device());
+  BRENIER_ROUTE("slice_scatter", src.device(), slice_scatter, src, shape, d, r.start, step);
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
@@ -394,8 +396,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
                   "concat: argument 'xs[{}]' must match 'xs[0]' ({}) in every dim but {}, got {}",
                   i, first.str(), d, x.str());
   }
-  if (first.device().is_cpu()) return cpu::concat(xs, d);
-  no_backend("concat", first.device());
+  BRENIER_ROUTE("concat", first.device(), concat, xs, d);
 }
 
 // --- indexing ---------------------------------------------------------------------------------
@@ -408,8 +409,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
   require_index_range(index, x.size(d), "index_select", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  if (x.device().is_cpu()) return cpu::index_select(x, d, index);
-  no_backend("index_select", x.device());
+  BRENIER_ROUTE("index_select", x.device(), index_select, x, d, index);
 }
 
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -427,8 +427,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
                 shape_str(expected), x.str(), d, src.str());
   require_index_range(index, x.size(d), "index_add", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  if (x.device().is_cpu()) return cpu::index_add(x, d, index, src);
-  no_backend("index_add", x.device());
+  BRENIER_ROUTE("index_add", x.device(), index_add, x, d, index, src);
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -444,8 +443,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
                   index.str(), x.str(), k, d);
   require_index_range(index, x.size(d), "gather", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  if (x.device().is_cpu()) return cpu::gather(x, d, index);
-  no_backend("gather", x.device());
+  BRENIER_ROUTE("gather", x.device(), gather, x, d, index);
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -469,8 +467,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   }
   require_index_range(index, x.size(d), "scatter_add", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  if (x.device().is_cpu()) return cpu::scatter_add(x, d, index, src);
-  no_backend("scatter_add", x.device());
+  BRENIER_ROUTE("scatter_add", x.device(), scatter_add, x, d, index, src);
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
@@ -479,14 +476,12 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   BRENIER_CHECK(num_classes >= 1, "one_hot: argument 'num_classes' must be >= 1, got {}",
                 num_classes);
   require_index_range(index, num_classes, "one_hot", "index", "'num_classes'");
-  if (index.device().is_cpu()) return cpu::one_hot(index, num_classes, dtype);
-  no_backend("one_hot", index.device());
+  BRENIER_ROUTE("one_hot", index.device(), one_hot, index, num_classes, dtype);
 }
 
 Tensor nonzero_flat(const Tensor& mask) {
   check_defined(mask, "nonzero_flat", "mask");
-  if (mask.device().is_cpu()) return cpu::nonzero_flat(mask);
-  no_backend("nonzero_flat", mask.device());
+  BRENIER_ROUTE("nonzero_flat", mask.device(), nonzero_flat, mask);
 }
 
 }  // namespace brenier::prim

@@ -7,29 +7,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/backend/op_kinds.h"
 #include "engine/tensor.h"
 
 namespace brenier::prim {
 
-// Element-wise maps. `p` is the op's scalar parameter where it has one:
-// Celu alpha, LeakyRelu slope, PowScalar exponent.
-enum class Unary {
-  Neg, Exp, Log, Sqrt, Abs, Sign, Square, Reciprocal,
-  Relu, LeakyRelu, Celu, Softplus, Sigmoid, Tanh, Silu, Gelu, Sin, Cos,
-  PowScalar,
-  Step,          // 1 where x > 0, else 0 (relu's derivative)
-  CeluGrad,      // d celu / dx = 1 (x > 0) or exp(x / alpha)
-  LeakyReluGrad, // 1 (x > 0) or slope
-  GeluGrad,      // d gelu / dx (exact erf form)
-  GeluGrad2,     // d^2 gelu / dx^2
-  Erf,
-};
+// Element-wise maps (enum Unary in op_kinds.h). `p` is the op's scalar parameter where it has one.
 const char* unary_name(Unary op);
 Tensor unary(Unary op, const Tensor& x, double p = 0.0);
 
-// Broadcasting binary maps. Comparisons return 0/1 in the floating type of their inputs
-// (i64 for i64 inputs), so they serve directly as masks.
-enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+// Broadcasting binary maps (enum Binary in op_kinds.h). Comparisons return 0/1 in the inputs' type.
 const char* binary_name(Binary op);
 Tensor binary(Binary op, const Tensor& a, const Tensor& b);
 // Binary with a scalar right-hand side (x op s), avoiding a broadcast tensor.
@@ -41,7 +28,6 @@ Tensor cast(const Tensor& x, DType dtype);
 Tensor broadcast_to(const Tensor& x, const Shape& shape);  // materialized copy
 
 // Reductions over `dims` (empty = all). keepdim keeps reduced dims as size 1.
-enum class Reduce { Sum, Max, Min };
 Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims, bool keepdim);
 // Index (i64) of the max/min along one dim; the first one on ties.
 Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim);

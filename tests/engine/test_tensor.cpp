@@ -1,6 +1,7 @@
 // Tensor basics: creation, views, conversion, errors.
 #include <doctest/doctest.h>
 
+#include "engine/backend/device_memory.h"
 #include "engine/tensor.h"
 
 using namespace brenier;
@@ -20,7 +21,13 @@ TEST_CASE("tensor: creation and element access") {
   CHECK(Tensor::scalar(3.5).item() == 3.5);
 }
 
-TEST_CASE("tensor: a CUDA tensor in a CPU-only build is a clear error") {
-  CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::F32, Device::cuda()),
-                       doctest::Contains("built without CUDA"), Error);
+TEST_CASE("tensor: a CUDA tensor without CUDA (CPU-only build, or no usable GPU) is a clear error") {
+  if (!backend::built_with_cuda()) {
+    CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::F32, Device::cuda()),
+                         doctest::Contains("built without CUDA"), Error);
+  } else if (!backend::cuda_available()) {
+    CHECK_THROWS_WITH_AS(Tensor::zeros({2}, DType::F32, Device::cuda()),
+                         doctest::Contains("no CUDA device is usable"), Error);
+  }
+  // With a GPU, tests/gpu checks CUDA tensors.
 }

@@ -1,0 +1,118 @@
+// GPU benchmark for tools/gpu-check (never run by meson test): median step times of the bench
+// workloads P1 (MM-B step) and P2 (MMv2 inner step, double backward) of ../shared/bench/WORKLOADS.md
+// on the CPU and on CUDA, and cuBLAS GEMM throughput with TF32 off and on. Data are drawn once on
+// the host and moved to the device before timing ("data already on the device"); the device is
+// synchronized after every step. Prints a Markdown table (lines starting with '|').
+// Deviation from WORKLOADS.md, stated: the data are single Gaussians, not 3-component mixtures
+// (the step's cost does not depend on the distribution).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/backend/device_memory.h"
+#include "engine/backend/primitives.h"
+#include "engine/ops/ops.h"
+#include "engine/optim/adam.h"
+#include "ot/layers/icnn.h"
+
+using namespace brenier;
+
+namespace {
+
+double median_ms(Device device, int warmup, int reps, const std::function<void()>& step) {
+  for (int i = 0; i < warmup; ++i) step();
+  backend::synchronize(device);
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    backend::synchronize(device);
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// P1: loss = mean psi(x) + mean_j max_i(<x_i, y_j> - psi(x_i)); backward; Adam (lr 1e-3,
+// WORKLOADS.md); clamp W, w >= 0.
+double p1_ms(int64_t dim, Device device, int reps) {
+  Generator gen(1);
+  ot::IcnnConfig config;
+  config.dim = dim;
+  ot::Icnn psi(config, gen);
+  psi.to(device);
+  optim::AdamOptions adam;  // lr 1e-3 (WORKLOADS.md)
+  optim::Adam opt(psi.parameters(), adam);
+  const Tensor x = gen.normal({1024, dim}).to(device), y = gen.normal({1024, dim}).to(device);
+  return median_ms(device, 3, reps, [&] {
+    autograd::Tape tape;
+    Var px = psi(Var(x));
+    Var scores = matmul(Var(y), transpose(Var(x))) - reshape(px, {1, -1});
+    Var loss = mean(px) + mean(max(scores, {1}));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    psi.convexify();
+  });
+}
+
+// P2: loss = mean_j(<y_j, grad g(y_j)> - f(grad g(y_j))) with grad g in the graph; Adam on g.
+double p2_ms(int64_t dim, Device device, int reps) {
+  Generator gen(2);
+  ot::IcnnConfig config;
+  config.dim = dim;
+  ot::Icnn f(config, gen), g(config, gen);
+  f.to(device);
+  g.to(device);
+  optim::AdamOptions adam;  // lr 1e-3 (WORKLOADS.md)
+  optim::Adam opt(g.parameters(), adam);
+  const Tensor y = gen.normal({1024, dim}).to(device);
+  return median_ms(device, 3, reps, [&] {
+    autograd::Tape tape;
+    Var yv(y, true);
+    Var gy = g.map(yv, /*create_graph=*/true);
+    Var loss = mean(sum(Var(y) * gy, {1}) - f(gy));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    g.convexify();
+  });
+}
+
+double gemm_tflops(int64_t n, DType t, bool tf32, Device device) {
+  Generator gen(3);
+  const Tensor a = gen.normal({n, n}, 0, 1, t).to(device), b = gen.normal({n, n}, 0, 1, t).to(device);
+  backend::set_allow_tf32(tf32);
+  const double ms = median_ms(device, 2, 10, [&] { prim::matmul(a, b); });
+  backend::set_allow_tf32(false);
+  return 2.0 * n * n * n / (ms * 1e-3) / 1e12;
+}
+
+}  // namespace
+
+int main() {
+  if (!backend::cuda_available()) {
+    std::printf("SKIP: no usable CUDA device\n");
+    return 77;
+  }
+  const Device gpu = Device::cuda(0);
+  std::printf("| workload | cpu ms | cuda ms | speed-up |\n|---|---|---|---|\n");
+  for (int64_t dim : {2, 16, 64}) {
+    const double c = p1_ms(dim, Device::cpu(), 5), g = p1_ms(dim, gpu, 30);
+    std::printf("| P1 MM-B dim %ld | %.3f | %.3f | %.1fx |\n", static_cast<long>(dim), c, g, c / g);
+  }
+  for (int64_t dim : {2, 16, 64}) {
+    const double c = p2_ms(dim, Device::cpu(), 5), g = p2_ms(dim, gpu, 30);
+    std::printf("| P2 MMv2 dim %ld | %.3f | %.3f | %.1fx |\n", static_cast<long>(dim), c, g, c / g);
+  }
+  std::printf("\n| GEMM 4096^3 | TFLOP/s |\n|---|---|\n");
+  std::printf("| f32, TF32 off | %.1f |\n", gemm_tflops(4096, DType::F32, false, gpu));
+  std::printf("| f32, TF32 on | %.1f |\n", gemm_tflops(4096, DType::F32, true, gpu));
+  std::printf("| f64 | %.1f |\n", gemm_tflops(4096, DType::F64, false, gpu));
+  std::printf("device cache: %.1f MB cached, %.1f MB live\n", backend::device_cached_bytes(gpu) / 1e6,
+              backend::device_live_bytes(gpu) / 1e6);
+  return 0;
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The hotet tool from the outside: bad input exits 2 with a message naming the problem; a tiny
+# gm-predict run writes config.json, results.json (per dimension a `train` and a `test` object with
+# l2uvp_fwd, l2uvp_inv, cos_fwd, cos_inv), results.md with the paper's numbers, metrics.jsonl and a
+# checkpoint; --resume re-scores a finished run to the same numbers, and a run resumed from a mid-run
+# checkpoint scores exactly like an uninterrupted one; a tiny w2b run (skipped without the shared data).
+#   check_cli.sh HOTET_BINARY SOURCE_DIR
+set -uo pipefail
+bin=$(realpath "$1")
+src=$(realpath "$2")
+shared=${BRENIER_SHARED:-$src/../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect CODE PATTERN ARGS...: runs hotet with ARGS, checks the exit code and that stdout+stderr match PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 2
+  local out rc
+  out=$("$bin" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "hotet $* exited $rc, expected $code; output:"$'\n'"$out"
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    fail "hotet $*: output does not match /$pattern/:"$'\n'"$out"
+  fi
+}
+
+# A tiny model and data set: one transformer block, 32-point batches, few sources and samples.
+tiny=(--dim 2 --batch 32 --train-sources 10 --test-sources 3 --eval-train-sources 2 --eval-samples 64
+  --embed-layers 1 --quiet)
+
+# --- bad input: exit code 2 and a message ------------------------------------------------------------
+expect 0 'gm-predict' --help
+expect 0 'no-embedding' gm-predict --help
+expect 2 'subcommand' --iters 5
+expect 2 'method' gm-predict --method sinkhorn "${tiny[@]}" --iters 5 --out "$tmp/x"
+expect 2 'GPU backend has not landed' gm-predict --device cuda "${tiny[@]}" --iters 5 --out "$tmp/x"
+expect 2 'listed twice' gm-predict --dims 2,2 --iters 5 --out "$tmp/x"
+expect 2 'dims' gm-predict --dims 2,x --iters 5 --out "$tmp/x"
+expect 2 '--iters: must be >= 1, got 0' gm-predict "${tiny[@]}" --iters 0 --out "$tmp/x"
+expect 2 'iters' gm-predict "${tiny[@]}" --iters abc --out "$tmp/x"
+expect 2 '--per-step: must be in \[1, --train-sources = 10\], got 20' gm-predict "${tiny[@]}" --per-step 20 --out "$tmp/x"
+expect 2 '--batch: must be >= 2' gm-predict --dim 2 --batch 1 --iters 5 --out "$tmp/x"
+expect 2 '--embed-heads: 3 does not divide' gm-predict "${tiny[@]}" --embed-heads 3 --out "$tmp/x"
+expect 2 '--resume: needs --out' gm-predict "${tiny[@]}" --resume
+mkdir -p "$tmp/empty"
+expect 2 'holds no hotet run' gm-predict "${tiny[@]}" --resume --out "$tmp/empty"
+[ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
+
+# The per-dim scores of results.json as "train.l2uvp_fwd=..." lines (python-free: grep the indented keys).
+scores() {
+  sed -n '/^  "results"/,$p' "$1/results.json" | grep -E '^        "(l2uvp_fwd|l2uvp_inv|cos_fwd|cos_inv)"'
+}
+
+# --- a tiny real gm-predict run ---------------------------------------------------------------------
+run="$tmp/run"
+expect 0 'unseen-test L2-UVP fwd' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run"
+for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safetensors; do
+  [ -s "$run/$f" ] || fail "the run did not write $f"
+done
+for key in '"train"' '"test"' '"l2uvp_fwd"' '"l2uvp_inv"' '"cos_fwd"' '"cos_inv"' '"floor"' '"identity"' \
+  '"status": "done"' '"experiment": "gm-predict"' '"hotet_mmv2_l2uvp_fwd": 3.25' '"iters": 8'; do
+  grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
+done
+grep -q 'paper HOTET-MMv2 fwd / inv' "$run/results.md" || fail "results.md does not label the paper's columns"
+grep -q '3.25 / 3.01' "$run/results.md" || fail "results.md lacks the paper's dim-2 Table III numbers"
+grep -q 'own samples' "$run/results.md" || fail "results.md does not say how test sources are embedded"
+first=$(scores "$run")
+# train and test: 4 numbers each.
+[ "$(grep -cE ': -?[0-9.eE+-]+,?$' <<<"$first")" = 8 ] || fail "results.json's scores are not 8 numbers:"$'\n'"$first"
+
+expect 2 'already holds a run' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run"
+expect 2 'used seed 3' gm-predict "${tiny[@]}" --iters 8 --seed 4 --out "$run" --resume
+expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run" --resume
+[ "$(scores "$run")" = "$first" ] || fail "--resume re-scored as"$'\n'"$(scores "$run")"$'\n'"the first run as"$'\n'"$first"
+
+# Resuming from the step-5 checkpoint trains exactly the networks of an uninterrupted 10-step run.
+expect 0 '' gm-predict "${tiny[@]}" --iters 10 --checkpoint-every 5 --out "$tmp/straight"
+expect 0 '' gm-predict "${tiny[@]}" --iters 5 --checkpoint-every 5 --out "$tmp/split"
+expect 0 '' gm-predict "${tiny[@]}" --iters 10 --checkpoint-every 5 --out "$tmp/split" --resume
+grep -q '"resumed": true' "$tmp/split/results.json" || fail "the resumed run does not say it resumed"
+[ "$(scores "$tmp/straight")" = "$(scores "$tmp/split")" ] ||
+  fail "a run resumed at step 5 scored"$'\n'"$(scores "$tmp/split")"$'\n'"an uninterrupted one"$'\n'"$(scores "$tmp/straight")"
+
+# The ablation runs and says so.
+expect 0 '' gm-predict "${tiny[@]}" --iters 3 --no-embedding --out "$tmp/noemb"
+grep -q 'without embedding' "$tmp/noemb/results.md" || fail "results.md of --no-embedding does not say so"
+
+# --- w2b --------------------------------------------------------------------------------------------
+if [ -f "$shared/data/w2bench/manifest.json" ]; then
+  expect 2 'no dimension 3' w2b --dims 3 --iters 2 --out "$tmp/w" --shared "$shared"
+  expect 0 'L2-UVP fwd' w2b --dims 2 --iters 3 --batch 64 --embed-layers 1 --quiet --out "$tmp/w2b" --shared "$shared"
+  for key in '"l2uvp_fwd"' '"l2uvp_inv"' '"cos_fwd"' '"cos_inv"' '"mmb_l2uvp_fwd": 5.03' '"status": "done"'; do
+    grep -q -- "$key" "$tmp/w2b/results.json" || fail "w2b results.json has no $key"
+  done
+  grep -q '5.03 ± 0.33' "$tmp/w2b/results.md" || fail "w2b results.md lacks the paper's dim-2 HOTET number"
+else
+  echo "shared data folder '$shared' not found: w2b checks skipped"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all hotet CLI checks passed"

@@ -1,0 +1,102 @@
+// hotet: HOTET, hypernetwork-based OT (arXiv 2504.17740, ISIT 2025; spec/algorithms.md §1), one
+// subcommand per experiment of the paper:
+//
+//   hotet gm-predict --dims 2 --out runs/gm2 [--method mmb|mmv2] [--iters 5000] [--no-embedding] [--resume]
+//   hotet w2b --dims 2,4,8 --out runs/w2b [--method mmb|mmv2] [--iters 5000] [--resume]
+//
+// This file only parses the command line; the work is in gm_predict.cpp, w2b.cpp and common.cpp.
+#include <fmt/format.h>
+
+#include "tools/common/cli.h"
+#include "tools/hotet/tool.h"
+
+using namespace brenier;
+using namespace brenier::hotet_tool;
+
+namespace {
+
+// Flags both subcommands take; `dims_text` and `out_text` are parsed after CLI11 is done.
+void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::string& out_text,
+                const char* default_dims, bool& no_pretrain) {
+  cmd->add_option("--dims,--dim", dims_text, "comma-separated dimensions")->default_str(default_dims);
+  cmd->add_option("--iters", opt.iters, "training steps per dimension (the paper: 5000, spec §1.6)")
+      ->capture_default_str();
+  cmd->add_option("--method", opt.method, "mmb: MM-B (batch conjugate); mmv2: minimax with inner steps (spec §1.4)")
+      ->check(CLI::IsMember({"mmb", "mmv2"}))
+      ->capture_default_str();
+  cmd->add_option("--seed", opt.seed, "seeds the networks, the distributions, batches and evaluation samples")
+      ->capture_default_str();
+  cmd->add_option("--out", out_text, "run folder (default: runs/hotet/<experiment>/<timestamp>)");
+  cmd->add_flag("--resume", opt.resume,
+                "continue the run in --out: finished dimensions are re-scored, unfinished ones continue from their "
+                "checkpoint");
+  cmd->add_option("--device", opt.device, "cpu, or cuda (refused until brenier's GPU backend lands)")
+      ->capture_default_str();
+  cmd->add_flag("--no-pretrain", no_pretrain, "skip identity pre-training (spec §1.5; it usually stops at once)");
+  cmd->add_option("--embed-width", opt.embed_width,
+                  "transformer width; 0: the points' dimension, as the reference (spec §1.3)")
+      ->capture_default_str();
+  cmd->add_option("--embed-heads", opt.embed_heads, "attention heads; 0: one per channel, as the reference (§1.3)")
+      ->capture_default_str();
+  cmd->add_option("--embed-layers", opt.embed_layers, "transformer blocks (§1.3: 6)")->capture_default_str();
+  cmd->add_option("--inner-iters", opt.inner_iters, "MMv2 inner steps on the inverse potential (§1.4: 20)")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-every", opt.checkpoint_every,
+                  "steps between checkpoints (and metrics.jsonl records); a resumed run continues from the last one")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", opt.quiet, "no progress lines");
+  cmd->footer(fmt::format(
+      "Writes config.json, metrics.jsonl, results.json, results.md and checkpoints/dim<D>.safetensors into --out.\n"
+      "Exit codes: 0 done, 2 bad input, {} a dimension diverged (its last good checkpoint is scored), 1 internal "
+      "error.",
+      kExitDiverged));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hotet: hypernetwork-based optimal transport (HOTET, arXiv 2504.17740), one subcommand per experiment"};
+  app.require_subcommand(1);
+
+  GmOptions gm;
+  std::string gm_dims = "2,4,8,16,32,64", gm_out;
+  bool gm_no_pretrain = false;
+  CLI::App* gm_cmd = app.add_subcommand(
+      "gm-predict", "predict OT maps of unseen Gaussian mixtures (spec §1.7, paper Table III)");
+  add_common(gm_cmd, gm.common, gm_dims, gm_out, "2,4,8,16,32,64", gm_no_pretrain);
+  gm_cmd->add_option("--batch", gm.batch,
+                     "points per distribution per step; 0: HOTET's config value, 256 (D <= 4), 128 (D <= 16), 64")
+      ->capture_default_str();
+  gm_cmd->add_option("--per-step", gm.per_step, "distributions per step (§1.6: 8)")->capture_default_str();
+  gm_cmd->add_option("--train-sources", gm.train_sources, "training source mixtures (§1.7: 500)")->capture_default_str();
+  gm_cmd->add_option("--test-sources", gm.test_sources, "unseen test mixtures (the paper: 100)")->capture_default_str();
+  gm_cmd->add_option("--eval-train-sources", gm.eval_train_sources, "training sources scored (the first ones)")
+      ->capture_default_str();
+  gm_cmd->add_option("--eval-samples", gm.eval_samples, "points per scored distribution (§1.7: 1024)")
+      ->capture_default_str();
+  gm_cmd->add_flag("--no-embedding", gm.no_embedding,
+                   "ablation (paper Table IV): a learned constant context instead of the embedding");
+
+  W2bOptions w2b;
+  std::string w2b_dims = "2,4,8,16,32,64", w2b_out;
+  bool w2b_no_pretrain = false;
+  CLI::App* w2b_cmd =
+      app.add_subcommand("w2b", "one map per dimension on the W2 benchmark (spec §1.8, paper Tables I, II, VI)");
+  add_common(w2b_cmd, w2b.common, w2b_dims, w2b_out, "2,4,8,16,32,64", w2b_no_pretrain);
+  w2b_cmd->add_option("--batch", w2b.batch, "points per batch (§1.6: 1024)")->capture_default_str();
+  w2b_cmd->add_option("--shared", w2b.shared,
+                      "shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
+
+  return tools::run_cli(app, argc, argv, [&] {
+    if (gm_cmd->parsed()) {
+      gm.common.dims = tools::parse_int_list(gm_dims, "--dims");
+      gm.common.out = gm_out;
+      gm.common.pretrain = !gm_no_pretrain;
+      return run_gm_predict(gm);
+    }
+    w2b.common.dims = tools::parse_int_list(w2b_dims, "--dims");
+    w2b.common.out = w2b_out;
+    w2b.common.pretrain = !w2b_no_pretrain;
+    return run_w2b(w2b);
+  });
+}

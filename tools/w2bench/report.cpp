@@ -134,6 +134,11 @@ std::string paper_note(const RunConfig& config) {
                : " (the benchmark notebooks' solver value; HOTET's MainDenseICNN adds ½‖x‖², i.e. "
                  "--strong-convexity 1.0001)");
   if (config.options.cosine_decay) note += " The lr was annealed to 0 along a cosine (the paper keeps it constant).";
+  if (is_mmb(config))
+    note += " Where a dimension reads \"worse\": one run is one seed, while the paper's ± is narrower than the "
+            "seed-to-seed spread we measure, so compare means over seeds (`w2bench aggregate RUN...`); our MM-B "
+            "follows the benchmark's MM-B notebook step by step. docs/w2bench.md records the seed study and the "
+            "variants tried.";
   return note;
 }
 

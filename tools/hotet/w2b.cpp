@@ -18,6 +18,7 @@
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
+#include "tools/common/shared_data.h"
 #include "tools/hotet/tool.h"
 
 namespace brenier::hotet_tool {
@@ -57,22 +58,7 @@ std::string verdict(double ours, double mean, double std) {
 }
 
 std::string resolve_shared_dir(const std::string& flag) {
-  if (!flag.empty()) {
-    BRENIER_CHECK(fs::is_directory(flag), "--shared: data folder '{}' does not exist", flag);
-    return flag;
-  }
-  if (const char* env = std::getenv("BRENIER_SHARED"); env != nullptr && *env != '\0') {
-    BRENIER_CHECK(fs::is_directory(env), "BRENIER_SHARED: data folder '{}' does not exist", env);
-    return env;
-  }
-  std::vector<fs::path> tried{fs::path("..") / "shared"};
-#ifdef HOTET_SOURCE_ROOT
-  tried.push_back(fs::path(HOTET_SOURCE_ROOT).parent_path() / "shared");
-#endif
-  for (const fs::path& candidate : tried)
-    if (fs::is_directory(candidate / "data" / "w2bench")) return candidate.string();
-  throw Error("hotet w2b: the shared data folder (holding data/w2bench) was not found; pass --shared PATH or set "
-              "BRENIER_SHARED");
+  return tools::resolve_shared_dir(flag, "data/w2bench", "hotet w2b");
 }
 
 Tensor as_set(const Tensor& points) { return points.reshape({1, points.size(0), points.size(1)}); }

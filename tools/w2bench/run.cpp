@@ -17,6 +17,7 @@
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
+#include "tools/common/shared_data.h"
 #include "tools/w2bench/tool.h"
 
 namespace brenier::w2bench_tool {
@@ -274,26 +275,7 @@ Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset) {
 uint64_t training_offset(int64_t step) { return static_cast<uint64_t>(step) << 36; }
 
 std::string resolve_shared_dir(const std::string& flag) {
-  if (!flag.empty()) {
-    BRENIER_CHECK(fs::is_directory(flag), "--shared: data folder '{}' does not exist", flag);
-    return flag;
-  }
-  if (const char* env = std::getenv("BRENIER_SHARED"); env != nullptr && *env != '\0') {
-    BRENIER_CHECK(fs::is_directory(env), "BRENIER_SHARED: data folder '{}' does not exist", env);
-    return env;
-  }
-  std::vector<fs::path> tried{fs::path("..") / "shared"};
-#ifdef W2BENCH_SOURCE_ROOT
-  tried.push_back(fs::path(W2BENCH_SOURCE_ROOT).parent_path() / "shared");
-#endif
-  for (const fs::path& candidate : tried)
-    if (fs::is_directory(candidate / "data" / "w2bench")) return candidate.string();
-  std::vector<std::string> names;
-  for (const fs::path& candidate : tried) names.push_back(fs::absolute(candidate).lexically_normal().string());
-  throw Error(fmt::format(
-      "w2bench: the shared data folder (holding data/w2bench) was not found; tried {}; pass --shared PATH or set "
-      "BRENIER_SHARED",
-      fmt::join(names, ", ")));
+  return tools::resolve_shared_dir(flag, "data/w2bench", "w2bench");
 }
 
 int run_train(const TrainOptions& options) {

@@ -1,6 +1,7 @@
 // HotetSolver: batched MM-B / MMv2 steps over embeddings and hypernetworks, prediction, checkpoints
 // (see hotet.h).
 #include "ot/solvers/hotet.h"
+#include "ot/solvers/checked_gradients.h"
 
 #include <algorithm>
 #include <cmath>
@@ -23,17 +24,6 @@ nn::NamedTensors with_prefix(const std::map<std::string, Tensor>& all, const std
   for (const auto& [name, t] : all)
     if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
   return out;
-}
-
-double joint_norm(const std::vector<Var>& grads) {
-  NoGradGuard no_grad;
-  double sum_sq = 0;
-  for (const Var& g : grads) {
-    if (!g.defined()) continue;
-    Tensor g64 = g.data().to(DType::F64);
-    sum_sq += prim::reduce(prim::Reduce::Sum, prim::binary(prim::Binary::Mul, g64, g64), {}, false).item();
-  }
-  return std::sqrt(sum_sq);
 }
 
 Var detach(const Var& v) { return v.defined() ? Var(v.data()) : Var(); }
@@ -203,21 +193,8 @@ Tensor HotetSolver::checked_batch(const Tensor& t, const char* which, int64_t st
 
 double HotetSolver::set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number,
                                   const char* what) {
-  const double value = loss.item();
-  BRENIER_CHECK(std::isfinite(value),
-                "{} ({}): training diverged at step {}: the {} is {}; the networks are left as after step {}", kStep,
-                name(config_.method), step_number, what, value, steps_);
-  autograd::GradOptions options;
-  options.allow_unused = true;
-  std::vector<Var> grads = grad({loss}, params, {}, options);
-  const double norm = joint_norm(grads);
-  BRENIER_CHECK(std::isfinite(norm),
-                "{} ({}): training diverged at step {}: the gradient norm of the {} is {} (loss {}); the networks "
-                "are left as after step {}",
-                kStep, name(config_.method), step_number, what, norm, value, steps_);
-  for (size_t i = 0; i < params.size(); ++i)
-    if (grads[i].defined()) Var(params[i]).set_grad(grads[i].data());
-  return norm;
+  const std::string who = fmt::format("{} ({})", kStep, name(config_.method));
+  return set_checked_gradients(loss, params, who, step_number, steps_, what);
 }
 
 int64_t HotetSolver::pretrain(const std::function<Tensor()>& points, double tolerance, int64_t max_iters) {

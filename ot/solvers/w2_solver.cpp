@@ -1,5 +1,6 @@
 // The W2 benchmark's solvers on DenseICNN potentials: steps, pre-training, maps, checkpoints (see w2_solver.h).
 #include "ot/solvers/w2_solver.h"
+#include "ot/solvers/checked_gradients.h"
 #include "ot/solvers/chunked_map.h"
 
 #include <algorithm>
@@ -34,18 +35,6 @@ std::vector<Var> concat_params(const DenseIcnn& a, const DenseIcnn& b) {
   std::vector<Var> params = a.parameters();
   for (const Var& p : b.parameters()) params.push_back(p);
   return params;
-}
-
-// Joint L2 norm of `grads` (undefined entries count as 0), accumulated in f64.
-double joint_norm(const std::vector<Var>& grads) {
-  NoGradGuard no_grad;
-  double sum_sq = 0;
-  for (const Var& g : grads) {
-    if (!g.defined()) continue;
-    Tensor g64 = g.data().to(DType::F64);
-    sum_sq += prim::reduce(prim::Reduce::Sum, prim::binary(prim::Binary::Mul, g64, g64), {}, false).item();
-  }
-  return std::sqrt(sum_sq);
 }
 
 }  // namespace
@@ -143,23 +132,8 @@ Tensor W2Solver::draw(const Sampler& sampler, const char* which, int64_t step_nu
 
 double W2Solver::set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number,
                                const char* what) {
-  const double value = loss.item();
-  BRENIER_CHECK(std::isfinite(value),
-                "{} ({}): training diverged at step {}: the {} is {}; the networks are left as after step {}", kStep,
-                name(config_.method), step_number, what, value, steps_);
-  autograd::GradOptions options;
-  options.allow_unused = true;
-  // grad() w.r.t. the parameters only: backward() would also differentiate w.r.t. the input leaves the
-  // maps create, which nothing uses.
-  std::vector<Var> grads = grad({loss}, params, {}, options);
-  const double norm = joint_norm(grads);
-  BRENIER_CHECK(std::isfinite(norm),
-                "{} ({}): training diverged at step {}: the gradient norm of the {} is {} (loss {}); the networks "
-                "are left as after step {}",
-                kStep, name(config_.method), step_number, what, norm, value, steps_);
-  for (size_t i = 0; i < params.size(); ++i)
-    if (grads[i].defined()) Var(params[i]).set_grad(grads[i].data());
-  return norm;
+  const std::string who = fmt::format("{} ({})", kStep, name(config_.method));
+  return set_checked_gradients(loss, params, who, step_number, steps_, what);
 }
 
 W2StepStats W2Solver::step_mmb(const Tensor& x, const Tensor& y, int64_t step_number) {

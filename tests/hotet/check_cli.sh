@@ -66,12 +66,13 @@ for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safe
   [ -s "$run/$f" ] || fail "the run did not write $f"
 done
 for key in '"train"' '"test"' '"l2uvp_fwd"' '"l2uvp_inv"' '"cos_fwd"' '"cos_inv"' '"floor"' '"identity"' \
-  '"status": "done"' '"experiment": "gm-predict"' '"hotet_mmv2_l2uvp_fwd": 3.25' '"iters": 8'; do
+  '"transport_cost"' '"gelbrich_bound"' '"spread_fwd"' '"status": "done"' '"experiment": "gm-predict"' '"hotet_mmv2_l2uvp_fwd": 3.25' '"iters": 8'; do
   grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
 done
 grep -q 'paper HOTET-MMv2 fwd / inv' "$run/results.md" || fail "results.md does not label the paper's columns"
 grep -q '3.25 / 3.01' "$run/results.md" || fail "results.md lacks the paper's dim-2 Table III numbers"
 grep -q 'own samples' "$run/results.md" || fail "results.md does not say how test sources are embedded"
+grep -q 'not an OT map' "$run/results.md" || fail "results.md does not explain the ground truth's transport cost"
 first=$(scores "$run")
 # train and test: 4 numbers each.
 [ "$(grep -cE ': -?[0-9.eE+-]+,?$' <<<"$first")" = 8 ] || fail "results.json's scores are not 8 numbers:"$'\n'"$first"

@@ -4,6 +4,8 @@
 #include "engine/autograd/var.h"
 #include "engine/io/checkpoint.h"
 #include "engine/io/npy.h"
+#include "engine/nn/batch_norm.h"
+#include "engine/nn/conv.h"
 #include "engine/nn/embedding.h"
 #include "engine/nn/functional.h"
 #include "engine/nn/init.h"

@@ -7,8 +7,10 @@
 #include <initializer_list>
 #include <utility>
 
+#include "engine/backend/cpu/conv.h"
 #include "engine/backend/cpu/cpu.h"
 #ifdef BRENIER_WITH_CUDA
+#include "engine/backend/cuda/conv.h"
 #include "engine/backend/cuda/cuda.h"
 #endif
 #include "engine/backend/primitives.h"
@@ -314,6 +316,45 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
                   "got {} and {}",
                   a.str(), b.str());
   BRENIER_ROUTE("matmul", a.device(), matmul, a, b, trans_a, trans_b);
+}
+
+namespace {
+// Kernel, stride and padding of the conv column primitives, and the output size they imply.
+void require_conv_geometry(const Shape& image, int64_t kh, int64_t kw, int64_t stride, int64_t padding,
+                           const char* op, const char* arg) {
+  BRENIER_CHECK(kh >= 1 && kw >= 1, "{}: arguments 'kh' and 'kw' must be >= 1, got {} and {}", op, kh, kw);
+  BRENIER_CHECK(stride >= 1, "{}: argument 'stride' must be >= 1, got {}", op, stride);
+  BRENIER_CHECK(padding >= 0, "{}: argument 'padding' must be >= 0, got {}", op, padding);
+  BRENIER_CHECK(image[2] + 2 * padding >= kh && image[3] + 2 * padding >= kw,
+                "{}: argument '{}' {} padded by {} must be at least the {} x {} kernel in H and W", op, arg,
+                shape_str(image), padding, kh, kw);
+}
+}  // namespace
+
+Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, int64_t stride, int64_t padding) {
+  check_defined(x, "im2col", "x");
+  require_floating(x, "im2col", "x");
+  BRENIER_CHECK(x.dim() == 4, "im2col: argument 'x' must be 4-D [N, C, H, W], got {}", x.str());
+  require_conv_geometry(x.shape(), kh, kw, stride, padding, "im2col", "x");
+  BRENIER_ROUTE("im2col", x.device(), im2col, x, kh, kw, stride, padding);
+}
+
+Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t kw, int64_t stride,
+              int64_t padding) {
+  check_defined(cols, "col2im", "cols");
+  require_floating(cols, "col2im", "cols");
+  BRENIER_CHECK(image_shape.size() == 4, "col2im: argument 'image_shape' must be 4-D [N, C, H, W], got {}",
+                shape_str(image_shape));
+  require_shape_sizes(image_shape, "col2im", "image_shape");
+  require_conv_geometry(image_shape, kh, kw, stride, padding, "col2im", "image_shape");
+  const int64_t ho = (image_shape[2] + 2 * padding - kh) / stride + 1;
+  const int64_t wo = (image_shape[3] + 2 * padding - kw) / stride + 1;
+  const Shape expected{image_shape[0], image_shape[1] * kh * kw, ho * wo};
+  BRENIER_CHECK(cols.shape() == expected,
+                "col2im: argument 'cols' must be [N, C*kh*kw, Ho*Wo] = {} for image {}, a {} x {} kernel, "
+                "stride {}, padding {}; got {}",
+                shape_str(expected), shape_str(image_shape), kh, kw, stride, padding, cols.str());
+  BRENIER_ROUTE("col2im", cols.device(), col2im, cols, image_shape, kh, kw, stride, padding);
 }
 
 Tensor softmax(const Tensor& x, int64_t dim, bool log) {

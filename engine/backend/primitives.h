@@ -38,6 +38,16 @@ Tensor bincount(const Tensor& index, int64_t minlength);  // i64 counts of a 1-D
 // C = op(A) @ op(B). 2-D, or 3-D batched with the batch dim broadcast when one side is 1 or 2-D.
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
+// Convolution columns (engine/ops/conv.cpp builds conv2d and its relatives from these and matmul).
+// Same stride and zero padding along H and W; dilation 1. Ho = (H + 2p - kh) / s + 1, likewise Wo.
+// im2col: x [N, C, H, W] -> [N, C*kh*kw, Ho*Wo], row (c, i, j), column (oy, ox) holding
+//   x[n, c, oy*s - p + i, ox*s - p + j] (0 in the padding).
+Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, int64_t stride, int64_t padding);
+// col2im, im2col's adjoint: columns [N, C*kh*kw, Ho*Wo] -> image [N, C, H, W] (`image_shape`), each
+// column entry added to the pixel it was read from (overlapping windows sum; padding is dropped).
+Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t kw, int64_t stride,
+              int64_t padding);
+
 // Softmax / log-softmax along `dim`; layer norm over the last dim without affine (returns y).
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
 Tensor layer_norm(const Tensor& x, double eps);

@@ -1,4 +1,5 @@
-// nn::Module: parameter registration, traversal, state dicts, mode and dtype/device conversion.
+// nn::Module: parameter and buffer registration, traversal, state dicts, mode and dtype/device
+// conversion.
 #include "engine/nn/module.h"
 
 #include <map>
@@ -11,6 +12,8 @@ void Module::check_new_name(const std::string& name, const char* what) const {
                 "{}: argument 'name' must be non-empty and contain no '.', got '{}'", what, name);
   for (const auto& [n, p] : params_)
     BRENIER_CHECK(n != name, "{}: argument 'name' '{}' is already a parameter of this module", what, name);
+  for (const auto& [n, b] : buffers_)
+    BRENIER_CHECK(n != name, "{}: argument 'name' '{}' is already a buffer of this module", what, name);
   for (const auto& [n, m] : children_)
     BRENIER_CHECK(n != name, "{}: argument 'name' '{}' is already a child module of this module", what, name);
 }
@@ -26,6 +29,16 @@ Var Module::register_parameter(const std::string& name, Var value) {
   return value;
 }
 
+Var Module::register_buffer(const std::string& name, Tensor value) {
+  check_new_name(name, "register_buffer");
+  BRENIER_CHECK(value.defined(), "register_buffer: argument 'value' for '{}' is an undefined tensor", name);
+  BRENIER_CHECK(is_floating(value.dtype()) || value.dtype() == DType::I64,
+                "register_buffer: argument 'value' for '{}' must be f32, f64 or i64, got {}", name, value.str());
+  Var handle(std::move(value), false);  // a constant: buffers never receive gradients
+  buffers_.emplace_back(name, handle);
+  return handle;
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_new_name(name, "register_module");
   BRENIER_CHECK(module != nullptr, "register_module: argument 'module' for '{}' is null", name);
@@ -38,15 +51,40 @@ void Module::collect(const std::string& prefix, std::vector<std::pair<std::strin
   for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
 }
 
-std::vector<std::pair<std::string, Var>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Var>> all, unique;
-  collect("", all);
-  // A child shared by two parents holds its parameters once (the first name wins), so an
-  // optimizer never steps the same tensor twice.
+void Module::collect_buffers(const std::string& prefix, std::vector<std::pair<std::string, Var>>& out) const {
+  for (const auto& [name, b] : buffers_) out.emplace_back(prefix + name, b);
+  for (const auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
+}
+
+// PyTorch's state_dict order: a module's parameters, its buffers, then each child's entries.
+void Module::collect_state(const std::string& prefix, std::vector<std::pair<std::string, Var>>& out) const {
+  for (const auto& [name, p] : params_) out.emplace_back(prefix + name, p);
+  for (const auto& [name, b] : buffers_) out.emplace_back(prefix + name, b);
+  for (const auto& [name, child] : children_) child->collect_state(prefix + name + ".", out);
+}
+
+namespace {
+// A child shared by two parents holds its tensors once (the first name wins), so an optimizer
+// never steps the same tensor twice and a state dict never names it twice.
+std::vector<std::pair<std::string, Var>> first_of_each(std::vector<std::pair<std::string, Var>> all) {
+  std::vector<std::pair<std::string, Var>> unique;
   std::set<const VarImpl*> seen;
   for (auto& entry : all)
     if (seen.insert(entry.second.impl()).second) unique.push_back(std::move(entry));
   return unique;
+}
+}  // namespace
+
+std::vector<std::pair<std::string, Var>> Module::named_parameters() const {
+  std::vector<std::pair<std::string, Var>> all;
+  collect("", all);
+  return first_of_each(std::move(all));
+}
+
+std::vector<std::pair<std::string, Var>> Module::named_buffers() const {
+  std::vector<std::pair<std::string, Var>> all;
+  collect_buffers("", all);
+  return first_of_each(std::move(all));
 }
 
 std::vector<Var> Module::parameters() const {
@@ -66,8 +104,10 @@ void Module::zero_grad() {
 }
 
 NamedTensors Module::state_dict() const {
+  std::vector<std::pair<std::string, Var>> all;
+  collect_state("", all);
   NamedTensors out;
-  for (const auto& [name, p] : named_parameters()) out.emplace_back(name, p.data().clone());
+  for (const auto& [name, v] : first_of_each(std::move(all))) out.emplace_back(name, v.data().clone());
   return out;
 }
 
@@ -76,7 +116,9 @@ void Module::load_state_dict(const NamedTensors& state) {
   std::vector<std::string> duplicate, unexpected, missing, wrong;
   for (const auto& [name, t] : state)
     if (!given.emplace(name, &t).second) duplicate.push_back(name);
-  const auto params = named_parameters();
+  std::vector<std::pair<std::string, Var>> all;
+  collect_state("", all);
+  const auto params = first_of_each(std::move(all));  // parameters and buffers
   std::set<std::string> known;
   for (const auto& [name, p] : params) {
     known.insert(name);
@@ -85,7 +127,9 @@ void Module::load_state_dict(const NamedTensors& state) {
       missing.push_back(name);
     } else if (!it->second->defined()) {
       wrong.push_back(fmt::format("'{}' expects {}, got an undefined tensor", name, shape_str(p.shape())));
-    } else if (it->second->shape() != p.shape() || !is_floating(it->second->dtype())) {
+    } else if (it->second->shape() != p.shape() ||
+               // a floating entry takes any floating tensor (converted); an i64 buffer only i64
+               (p.dtype() == DType::I64 ? it->second->dtype() != DType::I64 : !is_floating(it->second->dtype()))) {
       wrong.push_back(fmt::format("'{}' expects {} {}, got {}", name, dtype_name(p.dtype()),
                                   shape_str(p.shape()), it->second->str()));
     }
@@ -93,7 +137,7 @@ void Module::load_state_dict(const NamedTensors& state) {
   for (const auto& [name, t] : given)
     if (!known.count(name)) unexpected.push_back(name);
   if (!duplicate.empty() || !unexpected.empty() || !missing.empty() || !wrong.empty()) {
-    std::string msg = "load_state_dict: argument 'state' does not match the module's parameters:";
+    std::string msg = "load_state_dict: argument 'state' does not match the module's parameters and buffers:";
     if (!missing.empty()) msg += fmt::format(" missing entries [{}];", fmt::join(missing, ", "));
     if (!unexpected.empty()) msg += fmt::format(" unexpected entries [{}];", fmt::join(unexpected, ", "));
     if (!duplicate.empty()) msg += fmt::format(" repeated entries [{}];", fmt::join(duplicate, ", "));
@@ -117,6 +161,9 @@ void Module::to(DType dtype) {
     p.data() = p.data().to(dtype);
     p.zero_grad();  // a grad of the old dtype would no longer match
   }
+  // Buffer handles share their impl with the subclass's member, so it sees the new tensor.
+  for (auto& [name, b] : named_buffers())
+    if (is_floating(b.dtype()) && b.dtype() != dtype) b.data() = b.data().to(dtype);
 }
 
 void Module::to(Device device) {
@@ -125,6 +172,8 @@ void Module::to(Device device) {
     p.data() = p.data().to(device);
     p.zero_grad();
   }
+  for (auto& [name, b] : named_buffers())
+    if (b.device() != device) b.data() = b.data().to(device);
 }
 
 }  // namespace brenier::nn

@@ -95,6 +95,32 @@ Var softmax(const Var& x, int64_t dim = -1);
 Var log_softmax(const Var& x, int64_t dim = -1);
 // Normalizes over the last dim; weight and bias (shape [last]) are optional.
 Var layer_norm(const Var& x, const Var& weight = {}, const Var& bias = {}, double eps = 1e-5);
+// Batch normalization over the channel dim 1 of x [N, C] or [N, C, d...] (PyTorch's
+// F.batch_norm): each channel is normalized over every other dim, then scaled by weight [C] and
+// shifted by bias [C] (both optional). training: batch statistics (biased variance), and when
+// running_mean / running_var [C] are given they are updated in place (their storage) as
+// r <- (1 - momentum) r + momentum s, with the unbiased batch variance for running_var; the update
+// is not recorded on the tape. Not training: the running statistics normalize (both required).
+// Composed of differentiable ops, so it has derivatives of every order on every backend.
+Var batch_norm(const Var& x, const Tensor& running_mean, const Tensor& running_var, const Var& weight = {},
+               const Var& bias = {}, bool training = true, double momentum = 0.1, double eps = 1e-5);
+
+// --- convolution (engine/ops/conv.cpp) ------------------------------------------------------------
+// PyTorch layouts and output sizes; groups = 1 and dilation = 1 only; the same stride and padding
+// for height and width (kernels may be non-square). Backends: im2col/col2im + the matmul primitive.
+// conv2d: x [N, C, H, W], weight [O, C, kh, kw], bias [O] or undefined ->
+//   [N, O, (H + 2p - kh) / s + 1, (W + 2p - kw) / s + 1]   (cross-correlation, zero padding).
+Var conv2d(const Var& x, const Var& weight, const Var& bias = {}, int64_t stride = 1, int64_t padding = 0);
+// conv_transpose2d (conv2d's adjoint in x): x [N, C, H, W], weight [C, O, kh, kw], bias [O] ->
+//   [N, O, (H - 1) s - 2p + kh + output_padding, (W - 1) s - 2p + kw + output_padding];
+//   0 <= output_padding < stride.
+Var conv_transpose2d(const Var& x, const Var& weight, const Var& bias = {}, int64_t stride = 1,
+                     int64_t padding = 0, int64_t output_padding = 0);
+// The gradient of conv2d with respect to its weight (torch.nn.grad.conv2d_weight): for x
+// [N, C, H, W] and grad_out [N, O, Ho, Wo] (conv2d's output shape for a [kh, kw] kernel), the
+// [O, C, kh, kw] tensor d<grad_out, conv2d(x, w)>/dw. Bilinear and differentiable in both inputs.
+Var conv2d_weight(const Var& x, const Var& grad_out, int64_t kh, int64_t kw, int64_t stride = 1,
+                  int64_t padding = 0);
 
 // --- not differentiable (indices, counts, masks) ------------------------------------------------
 Tensor argmax(const Var& x, int64_t dim, bool keepdim = false);

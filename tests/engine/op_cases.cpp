@@ -80,6 +80,26 @@ const std::vector<OpCase>& op_cases() {
       {"log_softmax", {{3, 4}}, [](const V& x) { return log_softmax(x[0], 0); }},
       {"layer_norm", {{3, 5}, {5}, {5}}, [](const V& x) { return layer_norm(x[0], x[1], x[2]); }},
       {"topk", {{3, 5}}, [](const V& x) { return square(topk(x[0], 2, 1).values); }},
+      // Training mode: batch statistics over N, H, W; no running statistics to update.
+      {"batch_norm", {{2, 3, 2, 2}, {3}, {3}},
+       [](const V& x) { return batch_norm(x[0], Tensor(), Tensor(), x[1], x[2], true); }},
+      // Eval mode: fixed running statistics, built on the inputs' device (the GPU parity test needs no twin).
+      {"batch_norm_eval", {{4, 3}, {3}, {3}},
+       [](const V& x) {
+         const Tensor rm = Tensor::from_vector<double>({0.5, -1, 0.25}).to(x[0].dtype()).to(x[0].device());
+         const Tensor rv = Tensor::from_vector<double>({2, 0.5, 1.5}).to(x[0].dtype()).to(x[0].device());
+         return square(batch_norm(x[0], rm, rv, x[1], x[2], false));
+       }},
+      // Odd sizes whose last rows/columns stride 2 skips (the backward's output padding), non-square kernels.
+      {"conv2d", {{2, 3, 6, 5}, {2, 3, 3, 2}}, [](const V& x) { return square(conv2d(x[0], x[1], {}, 2, 1)); }},
+      {"conv2d_bias", {{1, 2, 5, 5}, {3, 2, 3, 3}, {3}},
+       [](const V& x) { return square(conv2d(x[0], x[1], x[2], 1, 1)); }},
+      {"conv_transpose2d", {{2, 3, 3, 2}, {3, 2, 3, 3}},
+       [](const V& x) { return square(conv_transpose2d(x[0], x[1], {}, 2, 1, 1)); }},
+      {"conv_transpose2d_bias", {{1, 2, 3, 3}, {2, 3, 2, 2}, {3}},
+       [](const V& x) { return square(conv_transpose2d(x[0], x[1], x[2], 1, 0)); }},
+      {"conv2d_weight", {{2, 2, 6, 5}, {2, 3, 3, 3}},
+       [](const V& x) { return square(conv2d_weight(x[0], x[1], 3, 2, 2, 1)); }},
   };
   return cases;
 }

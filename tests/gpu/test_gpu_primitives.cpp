@@ -167,6 +167,29 @@ TEST_CASE("gpu primitives: matmul through cuBLAS: 2-D, batched, broadcast, trans
   same(prim::matmul(a, b), prim::matmul(on_gpu(a), on_gpu(b)), "after TF32 is turned off again");
 }
 
+TEST_CASE("gpu primitives: im2col and col2im (convolution columns): strides, padding, overlaps" * gpu_only()) {
+  struct Geometry {
+    Shape image;
+    int64_t kh, kw, stride, padding;
+  };
+  // Overlapping windows (col2im sums several entries per pixel), skipped edge rows, and one image
+  // large enough for many blocks.
+  const Geometry geometries[] = {{{2, 3, 7, 6}, 3, 3, 2, 1}, {{1, 2, 5, 9}, 4, 2, 3, 2}, {{3, 1, 4, 4}, 1, 1, 1, 0},
+                                 {{2, 8, 64, 64}, 4, 4, 2, 1}};
+  for (DType t : kFloating)
+    for (const Geometry& g : geometries) {
+      const std::string what = shape_str(g.image) + " kernel " + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+                               " stride " + std::to_string(g.stride) + " padding " + std::to_string(g.padding) + " " +
+                               dtype_name(t);
+      const Tensor x = random_tensor(g.image, 30, t);
+      const Tensor cols = prim::im2col(x, g.kh, g.kw, g.stride, g.padding);
+      same(cols, prim::im2col(on_gpu(x), g.kh, g.kw, g.stride, g.padding), "im2col " + what);
+      const Tensor c = random_tensor(cols.shape(), 31, t);
+      same(prim::col2im(c, g.image, g.kh, g.kw, g.stride, g.padding),
+           prim::col2im(on_gpu(c), g.image, g.kh, g.kw, g.stride, g.padding), "col2im " + what);
+    }
+}
+
 TEST_CASE("gpu primitives: softmax, log_softmax (any dim, long lines), layer_norm" * gpu_only()) {
   for (DType t : kFloating) {
     CAPTURE(dtype_name(t));

@@ -1,0 +1,71 @@
+// OT-Net's height network H_Φ and the freezing of its BatchNorm statistics (see height_network.h).
+#include "ot/solvers/height_network.h"
+
+#include "engine/nn/functional.h"
+#include "engine/nn/module_list.h"
+#include "engine/ops/ops.h"
+
+namespace brenier::ot {
+
+HeightNetwork::HeightNetwork(int64_t dim, const std::vector<int64_t>& hidden, bool batch_norm, Generator& gen,
+                             DType dtype, bool zero_output)
+    : dim_(dim), hidden_(hidden) {
+  BRENIER_CHECK(dim >= 1, "HeightNetwork: argument 'dim' must be >= 1, got {}", dim);
+  for (int64_t w : hidden)
+    BRENIER_CHECK(w >= 1, "HeightNetwork: argument 'hidden' must hold widths >= 1, got [{}]", fmt::join(hidden, ", "));
+  auto linears = register_module("linears", std::make_shared<nn::ModuleList>());
+  std::shared_ptr<nn::ModuleList> norms;
+  if (batch_norm) norms = register_module("norms", std::make_shared<nn::ModuleList>());
+  int64_t in = dim;
+  for (int64_t width : hidden) {
+    linears_.push_back(linears->push_back(std::make_shared<nn::Linear>(in, width, true, gen, dtype)));
+    if (batch_norm) norms_.push_back(norms->push_back(std::make_shared<nn::BatchNorm>(width, 1e-5, 0.1, true, dtype)));
+    in = width;
+  }
+  linears_.push_back(linears->push_back(std::make_shared<nn::Linear>(in, 1, true, gen, dtype)));
+  if (zero_output) {
+    linears_.back()->weight.data().fill_(0.0);
+    linears_.back()->bias.data().fill_(0.0);
+  }
+}
+
+Var HeightNetwork::forward(const Var& y) const {
+  BRENIER_CHECK(y.defined() && y.dim() == 2 && y.size(1) == dim_,
+                "HeightNetwork: argument 'y' must be [m, {}] (targets), got {}", dim_,
+                y.defined() ? y.data().str() : std::string("an undefined Var"));
+  if (is_training() && has_batch_norm())
+    BRENIER_CHECK(y.size(0) >= 2, "HeightNetwork: in training mode BatchNorm needs a batch of >= 2 targets, got {}",
+                  y.size(0));
+  Var h = y;
+  for (size_t i = 0; i + 1 < linears_.size(); ++i) {
+    h = linears_[i]->forward(h);
+    if (has_batch_norm()) h = norms_[i]->forward(h);
+    h = relu(h);
+  }
+  return reshape(linears_.back()->forward(h), {y.size(0)});
+}
+
+void HeightNetwork::freeze_statistics(const Tensor& targets) {
+  check_defined(targets, "HeightNetwork::freeze_statistics", "targets");
+  BRENIER_CHECK(targets.dim() == 2 && targets.size(1) == dim_ && targets.size(0) >= 2,
+                "HeightNetwork::freeze_statistics: argument 'targets' must be [m, {}] with m >= 2, got {}", dim_,
+                targets.str());
+  NoGradGuard no_grad;
+  Var h(targets);
+  for (size_t i = 0; i + 1 < linears_.size(); ++i) {
+    h = linears_[i]->forward(h);
+    if (has_batch_norm()) {
+      // The exact statistics training normalizes with: the batch mean and the biased variance.
+      const Var mu = mean(h, {0});
+      const Var var = mean(square(h - mu), {0});
+      norms_[i]->running_mean.data().copy_from(mu.data());
+      norms_[i]->running_var.data().copy_from(var.data());
+      h = batch_norm(h, norms_[i]->running_mean.data(), norms_[i]->running_var.data(), norms_[i]->weight,
+                     norms_[i]->bias, /*training=*/false, 0.0, norms_[i]->eps());
+    }
+    h = relu(h);
+  }
+  train(false);
+}
+
+}  // namespace brenier::ot

@@ -1,0 +1,226 @@
+// OT-Net's height-network solver (see height_network_solver.h).
+#include "ot/solvers/height_network_solver.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "engine/backend/primitives.h"
+#include "engine/io/checkpoint.h"
+#include "engine/ops/ops.h"
+#include "ot/solvers/chunked_map.h"
+#include "ot/solvers/semi_discrete_solver.h"
+
+namespace brenier::ot {
+namespace {
+
+constexpr const char* kOp = "HeightNetworkSolver";
+constexpr int64_t kPredictChunk = 65536;  // eval-mode rows per forward in predict_heights
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+const HeightNetworkSolverConfig& checked(const HeightNetworkSolverConfig& c) {
+  BRENIER_CHECK(std::isfinite(c.lr) && c.lr > 0, "{}: option 'lr' must be finite and > 0, got {}", kOp, c.lr);
+  BRENIER_CHECK(std::isfinite(c.tolerance) && c.tolerance > 0, "{}: option 'tolerance' must be finite and > 0, got {}",
+                kOp, c.tolerance);
+  BRENIER_CHECK(c.max_iter >= 1, "{}: option 'max_iter' must be >= 1, got {}", kOp, c.max_iter);
+  BRENIER_CHECK(c.target_batch == 0 || c.target_batch >= 2,
+                "{}: option 'target_batch' must be 0 (all targets) or >= 2 (BatchNorm needs two rows), got {}", kOp,
+                c.target_batch);
+  BRENIER_CHECK(is_floating(c.dtype), "{}: option 'dtype' must be f32 or f64, got {}", kOp, dtype_name(c.dtype));
+  check_monte_carlo_config(c.monte_carlo, kOp);
+  return c;
+}
+
+std::vector<std::pair<std::string, Tensor>> with_prefix(const std::map<std::string, Tensor>& all,
+                                                        const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [name, t] : all)
+    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
+  return out;
+}
+
+}  // namespace
+
+HeightNetworkSolver::HeightNetworkSolver(const Tensor& train_targets, const Tensor& target_weights,
+                                         HeightNetworkSolverConfig config)
+    : config_(checked(config)), init_gen_(config.seed), adaptive_(config.monte_carlo), gen_(config.seed + 1) {
+  DiscreteTargets t = check_discrete_targets(train_targets, target_weights, kOp);
+  BRENIER_CHECK(t.points.size(0) >= 2, "{}: argument 'targets' must hold at least 2 training targets, got {}", kOp,
+                t.points.str());
+  targets_ = t.points.to(config_.dtype).to(config_.device);
+  weights_ = t.weights;
+  network_ = std::make_unique<HeightNetwork>(targets_.size(1), config_.hidden, config_.batch_norm, init_gen_,
+                                             config_.dtype, config_.zero_init_output);
+  network_->to(config_.device);
+  adam_ = std::make_unique<optim::Adam>(network_->parameters(), optim::AdamOptions{.lr = config_.lr});
+}
+
+std::vector<Tensor> HeightNetworkSolver::batch_indices() const {
+  const int64_t n = targets_.size(0), B = config_.target_batch;
+  if (B == 0 || B >= n) return {};
+  std::vector<Tensor> batches;
+  for (int64_t start = 0; start < n; start += B)
+    batches.push_back(prim::slice(targets_, 0, start, std::min(n, start + B), 1));
+  return batches;
+}
+
+Tensor HeightNetworkSolver::predict_in_chunks(const Tensor& targets, int64_t chunk_rows) const {
+  NoGradGuard no_grad;
+  return map_in_chunks([this](const Var& rows) { return network_->forward(rows); }, targets, chunk_rows,
+                       "HeightNetworkSolver::predict_heights");
+}
+
+SemiDiscreteStepStats HeightNetworkSolver::step(const SourceSampler& source) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Tensor> batches = batch_indices();
+  autograd::Tape tape;  // the step's graph dies with it
+  Var h;
+  if (batches.empty()) {
+    // One batch: BN normalizes with the batch's statistics, and the gradient flows through them.
+    network_->train(true);
+    h = network_->forward(Var(targets_));
+  } else {
+    // Mini-batches: BN statistics of the whole training set (a no-graph pass), then eval-mode heights,
+    // which are row-independent and equal the full-batch training heights.
+    network_->freeze_statistics(targets_);
+    h = Var(predict_in_chunks(targets_, config_.target_batch));
+  }
+  frozen_ = false;  // the statistics go stale with the update below
+  EnergyGradient g = estimate_energy_gradient(source, gen_, adaptive_.batches(), config_.monte_carlo.batch_size,
+                                              targets_, h.data(), weights_, config_.cells);
+  SemiDiscreteStepStats stats;
+  stats.step = ++steps_;
+  stats.grad_norm = g.norm;
+  stats.max_error_ratio = g.max_error_ratio;
+  stats.empty_cells = g.empty_cells;
+  stats.energy = g.energy;
+  stats.mc_samples = g.samples;
+  stats.converged = g.norm < config_.tolerance;
+  if (!stats.converged) {
+    adam_->zero_grad();
+    if (batches.empty()) {
+      // d⟨stopgrad(ĝ), H_Φ(Y)⟩/dΦ: ĝ is h's output gradient.
+      h.backward(g.gradient);
+    } else {
+      // Each batch, re-run with a graph (eval mode: the statistics are constants), back-propagates its
+      // slice of ĝ; the gradients accumulate and one batch's graph is alive at a time.
+      const int64_t n = targets_.size(0), B = config_.target_batch;
+      for (size_t k = 0; k < batches.size(); ++k) {
+        autograd::Tape batch_tape;
+        const int64_t first = static_cast<int64_t>(k) * B;
+        Var hb = network_->forward(Var(batches[k]));
+        hb.backward(prim::slice(g.gradient, 0, first, std::min(n, first + B), 1));
+      }
+    }
+    adam_->step();
+    stats.batches_doubled = adaptive_.observe(g.norm);
+  }
+  stats.seconds = seconds_since(start);
+  return stats;
+}
+
+HeightNetworkSolveResult HeightNetworkSolver::solve(const SourceSampler& source,
+                                                    const std::function<void(const SemiDiscreteStepStats&)>& on_step) {
+  const auto start = std::chrono::steady_clock::now();
+  HeightNetworkSolveResult result;
+  while (result.iterations < config_.max_iter) {
+    SemiDiscreteStepStats stats = step(source);
+    ++result.iterations;
+    result.grad_norm = stats.grad_norm;
+    if (on_step) on_step(stats);
+    if (stats.converged) {
+      result.converged = true;
+      break;
+    }
+  }
+  freeze_statistics();
+  const EnergyGradient eval = estimate_energy_gradient(source, gen_, adaptive_.batches(),
+                                                       config_.monte_carlo.batch_size, targets_,
+                                                       predict_heights(targets_), weights_, config_.cells);
+  result.eval_grad_norm = eval.norm;
+  result.mc_samples = adaptive_.batches() * config_.monte_carlo.batch_size;
+  result.seconds = seconds_since(start);
+  return result;
+}
+
+void HeightNetworkSolver::freeze_statistics() {
+  network_->freeze_statistics(targets_);
+  frozen_ = true;
+}
+
+Tensor HeightNetworkSolver::predict_heights(const Tensor& targets) const {
+  const char* op = "HeightNetworkSolver::predict_heights";
+  BRENIER_CHECK(frozen_, "{}: the network is in training mode; call solve() or freeze_statistics() first", op);
+  check_defined(targets, op, "targets");
+  BRENIER_CHECK(targets.dim() == 2 && targets.size(0) >= 1 && targets.size(1) == targets_.size(1) &&
+                    is_floating(targets.dtype()),
+                "{}: argument 'targets' must be a floating [m, {}] tensor with m >= 1, got {}", op, targets_.size(1),
+                targets.str());
+  check_finite(targets, op, "targets");
+  return predict_in_chunks(targets.to(config_.dtype).to(config_.device), kPredictChunk);
+}
+
+CellAssignment HeightNetworkSolver::assign(const Tensor& x, const Tensor& targets,
+                                           const CellAssignmentOptions& options) const {
+  const Tensor heights = predict_heights(targets);
+  const Tensor y = targets.to(config_.dtype).to(config_.device);
+  return assign_cells(prepare_query_points(x, y.size(1), config_.dtype, config_.device, "HeightNetworkSolver::assign"),
+                      y, heights, options);
+}
+
+Tensor HeightNetworkSolver::transport(const Tensor& x, const Tensor& targets) const {
+  CellAssignmentOptions options = config_.cells;
+  options.top_k = 0;
+  options.counts = false;
+  const Tensor y = targets.to(config_.dtype).to(config_.device);
+  return prim::index_select(y, 0, assign(x, targets, options).argmax);
+}
+
+void HeightNetworkSolver::save(const std::string& path) const {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  for (auto& [name, t] : network_->state_dict()) tensors.emplace_back("network." + name, t);
+  for (auto& [name, t] : adam_->state()) tensors.emplace_back("adam." + name, t);
+  tensors.emplace_back("solver.steps", Tensor::scalar(static_cast<double>(steps_), DType::I64));
+  tensors.emplace_back("solver.mc_batches", Tensor::scalar(static_cast<double>(adaptive_.batches()), DType::I64));
+  tensors.emplace_back("solver.generator",
+                       Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(gen_.seed()),
+                                                                static_cast<int64_t>(gen_.offset())}));
+  tensors.emplace_back("solver.frozen", Tensor::scalar(frozen_ ? 1 : 0, DType::I64));
+  io::save_checkpoint(path, tensors,
+                      {{"kind", "HeightNetworkSolver"},
+                       {"dim", std::to_string(targets_.size(1))},
+                       {"hidden", fmt::format("{}", fmt::join(config_.hidden, ","))},
+                       {"batch_norm", config_.batch_norm ? "true" : "false"}});
+}
+
+void HeightNetworkSolver::load(const std::string& path) {
+  const char* op = "HeightNetworkSolver::load";
+  io::Checkpoint ck = io::load_checkpoint(path);
+  const auto kind = ck.metadata.find("kind");
+  BRENIER_CHECK(kind != ck.metadata.end() && kind->second == "HeightNetworkSolver",
+                "{}: '{}' is not a HeightNetworkSolver checkpoint", op, path);
+  for (const char* key : {"solver.steps", "solver.mc_batches", "solver.generator", "solver.frozen"})
+    BRENIER_CHECK(ck.tensors.count(key) == 1, "{}: '{}' lacks the entry '{}'", op, path, key);
+  const std::vector<int64_t> generator = ck.tensors.at("solver.generator").to_vector<int64_t>();
+  BRENIER_CHECK(generator.size() == 2, "{}: entry 'solver.generator' must hold [seed, offset]", op);
+  // All or nothing: the network and Adam load strictly; restore both when either fails.
+  const nn::NamedTensors old_network = network_->state_dict();
+  const optim::NamedTensors old_adam = adam_->state();
+  try {
+    network_->load_state_dict(with_prefix(ck.tensors, "network."));
+    adam_->load_state(with_prefix(ck.tensors, "adam."));
+    adaptive_.set_batches(static_cast<int64_t>(ck.tensors.at("solver.mc_batches").item()));
+  } catch (const Error&) {
+    network_->load_state_dict(old_network);
+    adam_->load_state(old_adam);
+    throw;
+  }
+  steps_ = static_cast<int64_t>(ck.tensors.at("solver.steps").item());
+  gen_.set_state(static_cast<uint64_t>(generator[0]), static_cast<uint64_t>(generator[1]));
+  frozen_ = ck.tensors.at("solver.frozen").item() != 0;
+  network_->train(!frozen_);
+}
+
+}  // namespace brenier::ot

@@ -1,0 +1,114 @@
+// AE-OT's free-height semi-discrete solver (see semi_discrete_solver.h).
+#include "ot/solvers/semi_discrete_solver.h"
+
+#include <chrono>
+#include <cmath>
+
+#include "engine/backend/primitives.h"
+#include "engine/ops/ops.h"
+
+namespace brenier::ot {
+namespace {
+
+constexpr const char* kOp = "FreeHeightSolver";
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+const FreeHeightSolverConfig& checked(const FreeHeightSolverConfig& c) {
+  BRENIER_CHECK(std::isfinite(c.lr) && c.lr > 0, "{}: option 'lr' must be finite and > 0, got {}", kOp, c.lr);
+  BRENIER_CHECK(std::isfinite(c.tolerance) && c.tolerance > 0, "{}: option 'tolerance' must be finite and > 0, got {}",
+                kOp, c.tolerance);
+  BRENIER_CHECK(c.max_iter >= 1, "{}: option 'max_iter' must be >= 1, got {}", kOp, c.max_iter);
+  BRENIER_CHECK(is_floating(c.dtype), "{}: option 'dtype' must be f32 or f64, got {}", kOp, dtype_name(c.dtype));
+  check_monte_carlo_config(c.monte_carlo, kOp);
+  return c;
+}
+
+}  // namespace
+
+Tensor prepare_query_points(const Tensor& x, int64_t dim, DType dtype, Device device, const char* op) {
+  check_defined(x, op, "x");
+  BRENIER_CHECK(x.dim() == 2 && x.size(0) >= 1 && x.size(1) == dim && is_floating(x.dtype()),
+                "{}: argument 'x' must be a floating [m, {}] tensor with m >= 1 (the targets' dimension), got {}", op,
+                dim, x.str());
+  return x.to(dtype).to(device);
+}
+
+FreeHeightSolver::FreeHeightSolver(const Tensor& targets, const Tensor& target_weights, FreeHeightSolverConfig config)
+    : config_(checked(config)), adaptive_(config.monte_carlo), gen_(config.seed) {
+  DiscreteTargets t = check_discrete_targets(targets, target_weights, kOp);
+  targets_ = t.points.to(config_.dtype).to(config_.device);
+  weights_ = t.weights;
+  heights_ = Var(Tensor::zeros({targets_.size(0)}, config_.dtype, config_.device), /*requires_grad=*/true);
+  // pyOMT's update is Adam with bias correction off (spec §6.1), then Σh = 0 (h is defined up to a constant).
+  adam_ = std::make_unique<optim::Adam>(
+      std::vector<Var>{heights_},
+      optim::AdamOptions{.lr = config_.lr, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .bias_correction = false});
+  adam_->add_projection(heights_, [](Tensor& h) { h.copy_from((Var(h) - mean(Var(h))).data()); });
+}
+
+void FreeHeightSolver::set_heights(const Tensor& heights) {
+  check_defined(heights, "FreeHeightSolver::set_heights", "heights");
+  BRENIER_CHECK(heights.shape() == Shape{targets_.size(0)} && is_floating(heights.dtype()),
+                "FreeHeightSolver::set_heights: argument 'heights' must be a floating [{}] tensor, got {}",
+                targets_.size(0), heights.str());
+  check_finite(heights, "FreeHeightSolver::set_heights", "heights");
+  heights_.data().copy_from(heights);
+}
+
+SemiDiscreteStepStats FreeHeightSolver::step(const SourceSampler& source) {
+  const auto start = std::chrono::steady_clock::now();
+  EnergyGradient g = estimate_energy_gradient(source, gen_, adaptive_.batches(), config_.monte_carlo.batch_size,
+                                              targets_, heights_.data(), weights_, config_.cells);
+  SemiDiscreteStepStats stats;
+  stats.step = ++steps_;
+  stats.grad_norm = g.norm;
+  stats.max_error_ratio = g.max_error_ratio;
+  stats.empty_cells = g.empty_cells;
+  stats.energy = g.energy;
+  stats.mc_samples = g.samples;
+  stats.converged = g.norm < config_.tolerance;
+  if (!stats.converged) {
+    heights_.set_grad(g.gradient);
+    adam_->step();
+    stats.batches_doubled = adaptive_.observe(g.norm);
+  }
+  stats.seconds = seconds_since(start);
+  return stats;
+}
+
+SemiDiscreteSolveResult FreeHeightSolver::solve(const SourceSampler& source,
+                                                const std::function<void(const SemiDiscreteStepStats&)>& on_step) {
+  const auto start = std::chrono::steady_clock::now();
+  SemiDiscreteSolveResult result;
+  while (result.iterations < config_.max_iter) {
+    SemiDiscreteStepStats stats = step(source);
+    ++result.iterations;
+    result.grad_norm = stats.grad_norm;
+    if (on_step) on_step(stats);
+    if (stats.converged) {
+      result.converged = true;
+      break;
+    }
+  }
+  result.mc_samples = adaptive_.batches() * config_.monte_carlo.batch_size;
+  result.seconds = seconds_since(start);
+  return result;
+}
+
+CellAssignment FreeHeightSolver::assign(const Tensor& x, const CellAssignmentOptions& options) const {
+  return assign_cells(prepare_query_points(x, targets_.size(1), config_.dtype, config_.device, "FreeHeightSolver::assign"),
+                      targets_, heights_.data(), options);
+}
+
+Tensor FreeHeightSolver::transport(const Tensor& x) const {
+  CellAssignmentOptions options = config_.cells;
+  options.top_k = 0;
+  options.counts = false;
+  const Tensor points = prepare_query_points(x, targets_.size(1), config_.dtype, config_.device, "FreeHeightSolver::transport");
+  return prim::index_select(targets_, 0, assign_cells(points, targets_, heights_.data(), options).argmax);
+}
+
+}  // namespace brenier::ot

@@ -11,6 +11,7 @@
 #include "engine/backend/primitives.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
+#include "ot/layers/flattened_set_encoder.h"
 
 namespace brenier::ot {
 namespace {
@@ -84,16 +85,23 @@ BatchedMmb batched_mmb_objective(const Var& psi_x, const Tensor& x, const Tensor
 struct HotetSolver::Modules : nn::Module {
   std::shared_ptr<PointCloudTransformer> embed_x, embed_y;
   std::shared_ptr<ConstantContext> context_x, context_y;
+  std::shared_ptr<FlattenedSetEncoder> flat_x, flat_y;
   std::shared_ptr<HyperDenseIcnn> psi, psi_bar;
 
+  const nn::Module& context_module(bool inverse) const {
+    if (inverse) return embed_y ? static_cast<const nn::Module&>(*embed_y)
+                        : context_y ? static_cast<const nn::Module&>(*context_y) : *flat_y;
+    return embed_x ? static_cast<const nn::Module&>(*embed_x)
+                   : context_x ? static_cast<const nn::Module&>(*context_x) : *flat_x;
+  }
   std::vector<Var> forward_params() const {
     std::vector<Var> p = psi->parameters();
-    for (const Var& v : embed_x ? embed_x->parameters() : context_x->parameters()) p.push_back(v);
+    for (const Var& v : context_module(false).parameters()) p.push_back(v);
     return p;
   }
   std::vector<Var> inverse_params() const {
     std::vector<Var> p = psi_bar->parameters();
-    for (const Var& v : embed_y ? embed_y->parameters() : context_y->parameters()) p.push_back(v);
+    for (const Var& v : context_module(true).parameters()) p.push_back(v);
     return p;
   }
 };
@@ -105,6 +113,23 @@ HotetMethod parse_hotet_method(std::string_view name) {
 }
 
 const char* name(HotetMethod method) { return method == HotetMethod::MMB ? "mmb" : "mmv2"; }
+
+ContextModel parse_context_model(std::string_view name) {
+  if (name == "transformer") return ContextModel::Transformer;
+  if (name == "constant") return ContextModel::Constant;
+  if (name == "meta-ot") return ContextModel::FlattenedSample;
+  throw Error(fmt::format("parse_context_model: argument 'name' must be one of transformer, constant, meta-ot, got '{}'",
+                          name));
+}
+
+const char* name(ContextModel model) {
+  switch (model) {
+    case ContextModel::Transformer: return "transformer";
+    case ContextModel::Constant: return "constant";
+    case ContextModel::FlattenedSample: return "meta-ot";
+  }
+  return "?";
+}
 
 std::vector<int64_t> gm_prediction_hidden(int64_t dim) {
   if (dim == 32) return {64, 128, 128, 64};
@@ -122,12 +147,12 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   if (config_.icnn_hidden.empty()) config_.icnn_hidden = w2bench_hidden(config_.dim);
   config_.embedding.dim = config_.dim;
 
+  const ContextModel model = config_.context_model;
+  if (model == ContextModel::FlattenedSample)
+    BRENIER_CHECK(config_.meta_ot_points >= 1 && config_.meta_ot_context_dim >= 1,
+                  "{}: config 'meta_ot_points' and 'meta_ot_context_dim' must be >= 1, got {} and {}", op,
+                  config_.meta_ot_points, config_.meta_ot_context_dim);
   m_ = std::make_unique<Modules>();
-  if (config_.use_embedding) {
-    m_->embed_x = m_->register_module("embed_x", std::make_shared<PointCloudTransformer>(config_.embedding, gen_,
-                                                                                         config_.dtype));
-    config_.embedding = m_->embed_x->config();  // num_heads filled in
-  }
   HyperDenseIcnnConfig hyper;
   hyper.dim = config_.dim;
   hyper.context_dim = context_dim();
@@ -136,17 +161,27 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   hyper.init_std = config_.init_std;
   hyper.strong_convexity = config_.strong_convexity;
   hyper.nonnegative_final_layer = config_.nonnegative_final_layer;
-  if (!config_.use_embedding)
-    m_->context_x =
-        m_->register_module("context_x", std::make_shared<ConstantContext>(hyper.context_dim, gen_, config_.dtype));
+  // Registration order = checkpoint order: context of ψ, ψ, context of ψ̄, ψ̄.
+  auto add_context = [&](const char* suffix) {
+    const std::string tag(suffix);
+    if (model == ContextModel::Transformer) {
+      auto m = m_->register_module("embed_" + tag,
+                                   std::make_shared<PointCloudTransformer>(config_.embedding, gen_, config_.dtype));
+      config_.embedding = m->config();  // num_heads filled in
+      (tag == "x" ? m_->embed_x : m_->embed_y) = m;
+    } else if (model == ContextModel::Constant) {
+      (tag == "x" ? m_->context_x : m_->context_y) = m_->register_module(
+          "context_" + tag, std::make_shared<ConstantContext>(hyper.context_dim, gen_, config_.dtype));
+    } else {
+      (tag == "x" ? m_->flat_x : m_->flat_y) = m_->register_module(
+          "meta_ot_" + tag, std::make_shared<FlattenedSetEncoder>(config_.dim, config_.meta_ot_points,
+                                                                  config_.meta_ot_context_dim, gen_, config_.dtype));
+    }
+  };
+  add_context("x");
   m_->psi = m_->register_module("psi", std::make_shared<HyperDenseIcnn>(hyper, gen_, config_.dtype));
   config_.hyper_hidden = m_->psi->config().hyper_hidden;
-  if (config_.use_embedding)
-    m_->embed_y = m_->register_module("embed_y", std::make_shared<PointCloudTransformer>(config_.embedding, gen_,
-                                                                                         config_.dtype));
-  else
-    m_->context_y =
-        m_->register_module("context_y", std::make_shared<ConstantContext>(hyper.context_dim, gen_, config_.dtype));
+  add_context("y");
   m_->psi_bar = m_->register_module("psi_bar", std::make_shared<HyperDenseIcnn>(hyper, gen_, config_.dtype));
 
   optim::AdamOptions adam;
@@ -162,15 +197,20 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
 HotetSolver::~HotetSolver() = default;
 
 int64_t HotetSolver::context_dim() const {
+  if (config_.context_model == ContextModel::FlattenedSample) return config_.meta_ot_context_dim;
   const PointCloudTransformerConfig& e = config_.embedding;
   return e.context_dim > 0 ? e.context_dim : e.model_dim > 0 ? e.model_dim : config_.dim;
 }
 
 Var HotetSolver::context(bool inverse, const Var& points, const Var& weights) const {
   const int64_t batch = points.size(0);
-  if (!config_.use_embedding) {
-    const Var& value = inverse ? m_->context_y->value : m_->context_x->value;
-    return broadcast_to(value, {batch, value.size(1)});
+  switch (config_.context_model) {
+    case ContextModel::Constant: {
+      const Var& value = inverse ? m_->context_y->value : m_->context_x->value;
+      return broadcast_to(value, {batch, value.size(1)});
+    }
+    case ContextModel::FlattenedSample: return (inverse ? m_->flat_y : m_->flat_x)->forward(points);
+    case ContextModel::Transformer: break;
   }
   return (inverse ? m_->embed_y : m_->embed_x)->embed(points, weights);
 }
@@ -231,10 +271,9 @@ int64_t HotetSolver::pretrain(const std::function<Tensor()>& points, double tole
   }
   adam.zero_grad();
   m_->psi_bar->load_state_dict(m_->psi->state_dict());  // H̄ ← H, E_y ← E_x (§1.5)
-  if (config_.use_embedding)
-    m_->embed_y->load_state_dict(m_->embed_x->state_dict());
-  else
-    m_->context_y->load_state_dict(m_->context_x->state_dict());
+  if (m_->embed_x) m_->embed_y->load_state_dict(m_->embed_x->state_dict());
+  if (m_->context_x) m_->context_y->load_state_dict(m_->context_x->state_dict());
+  if (m_->flat_x) m_->flat_y->load_state_dict(m_->flat_x->state_dict());
   pretrained_ = true;
   return iters;
 }
@@ -371,7 +410,12 @@ HotetMaps HotetSolver::predict(const Tensor& sources, const Tensor& weights, con
                                : Tensor::full({x.size(0), x.size(1)}, 1.0 / static_cast<double>(x.size(1)),
                                               config_.dtype);
   if (w.dim() == 1 && x.size(0) == 1) w = w.reshape({1, w.size(0)});
-  const bool need_targets = config_.inverse_context == ContextFrom::Target && config_.use_embedding;
+  BRENIER_CHECK(config_.context_model != ContextModel::FlattenedSample || !weights.defined(),
+                "{}: argument 'weights' is not supported by the Meta OT context (an MLP on a fixed-size unweighted "
+                "sample); pass samples only",
+                op);
+  const bool need_targets =
+      config_.inverse_context == ContextFrom::Target && config_.context_model != ContextModel::Constant;
   BRENIER_CHECK(!need_targets || targets.defined(),
                 "{}: argument 'targets' is needed: this solver conditions ψ̄ on target samples (inverse_context = "
                 "Target)",
@@ -429,13 +473,19 @@ Tensor HotetMaps::inverse_transport(const Tensor& y, int64_t chunk_rows) const {
   return map_sets(inverse, strong_convexity, y, chunk_rows, "HotetMaps::inverse_transport");
 }
 
+std::string HotetSolver::context_signature() const {
+  if (config_.context_model == ContextModel::FlattenedSample)
+    return fmt::format("meta-ot(points={},width={})", config_.meta_ot_points, config_.meta_ot_context_dim);
+  return name(config_.context_model);
+}
+
 std::string HotetSolver::signature() const {
   const PointCloudTransformerConfig& e = config_.embedding;
   return fmt::format(
       "dim={};icnn=[{}];hyper=[{}];s={};nonneg_out={};embedding={};model_dim={};heads={};layers={};ff={};"
       "context_dim={};norm_first={};final_norm={};inverse_context={};dtype={}",
       config_.dim, join_sizes(config_.icnn_hidden), join_sizes(config_.hyper_hidden), config_.strong_convexity,
-      config_.nonnegative_final_layer ? 1 : 0, config_.use_embedding ? "transformer" : "constant", e.model_dim,
+      config_.nonnegative_final_layer ? 1 : 0, context_signature(), e.model_dim,
       e.num_heads, e.num_layers, e.feedforward, e.context_dim, e.norm_first ? 1 : 0, e.final_residual_norm ? 1 : 0,
       config_.inverse_context == ContextFrom::Source ? "source" : "target", dtype_name(config_.dtype));
 }

@@ -27,9 +27,10 @@
 //          hyper_icnn_map with create_graph). K = 20 (HOTET configs, §1.4).
 // Adam lr 1e-3, default betas, on all four modules (§1.4, §1.6).
 //
-// No embedding (`use_embedding = false`, the paper's Table IV ablation): each hypernetwork gets a
-// learned constant context [1, c] (broadcast to every distribution) instead of an embedding, so one
-// map is learned for all sources.
+// Context models (`context_model`): Transformer (HOTET), Constant (no embedding, the paper's Table IV
+// ablation: each hypernetwork gets a learned constant context [1, c] broadcast to every distribution, so
+// one map is learned for all sources) and FlattenedSample (the Meta OT baseline of Table III, spec §3.3:
+// an MLP on the first `meta_ot_points` points of the sample, flattened; ot/layers/flattened_set_encoder.h).
 //
 // Safety: a non-finite batch, loss or gradient throws brenier::Error naming the method and step; the
 // modules and optimizer states are then as after the last good step.
@@ -56,6 +57,11 @@ const char* name(HotetMethod method);
 
 enum class ContextFrom { Source, Target };
 
+enum class ContextModel { Transformer, Constant, FlattenedSample };
+// "transformer" | "constant" | "meta-ot"; anything else throws, listing the choices.
+ContextModel parse_context_model(std::string_view name);
+const char* name(ContextModel model);
+
 struct HotetSolverConfig {
   HotetMethod method = HotetMethod::MMB;
   int64_t dim = 2;
@@ -72,7 +78,11 @@ struct HotetSolverConfig {
   bool nonnegative_final_layer = false;
   // The embedding; its dim is set to `dim`. Defaults = the reference's Transformer_X (§1.3).
   PointCloudTransformerConfig embedding;
-  bool use_embedding = true;  // false: learned constant context (Table IV ablation)
+  ContextModel context_model = ContextModel::Transformer;
+  // Meta OT baseline (FlattenedSample): points per set it reads (every batch must hold at least this many;
+  // the GM runs' smallest batch is 64, §1.6) and its context width (COND_IN_SIZE 32 in HOTET's configs, §1.3).
+  int64_t meta_ot_points = 64;
+  int64_t meta_ot_context_dim = 32;
   ContextFrom inverse_context = ContextFrom::Source;
   double lr = 1e-3;           // Adam, default betas, all four modules (§1.4, §1.6)
   int64_t inner_iters = 20;   // MMv2 inner steps on ψ̄ (HOTET configs, §1.4)
@@ -117,6 +127,7 @@ class HotetSolver {
 
   // The maps for distributions given by their own samples: sources [B, n, D] (or [n, D]) with optional
   // weights [B, n] (≥ 0, Σ = 1 per set; undefined: uniform). inverse_context = Target needs `targets`.
+  // The Meta OT context reads the first meta_ot_points points and refuses weights.
   HotetMaps predict(const Tensor& sources, const Tensor& weights = {}, const Tensor& targets = {}) const;
 
   // Checkpoint (safetensors, atomic): the four modules (or constant contexts), optimizer states,
@@ -138,6 +149,7 @@ class HotetSolver {
   HotetStepStats step_mmv2(const Tensor& x, const Tensor& y, const std::function<Tensor()>& fresh,
                            int64_t step_number);
   std::string signature() const;
+  std::string context_signature() const;
 
   HotetSolverConfig config_;
   Generator gen_;

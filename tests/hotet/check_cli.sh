@@ -93,6 +93,18 @@ grep -q '"resumed": true' "$tmp/split/results.json" || fail "the resumed run doe
 # The ablation runs and says so.
 expect 0 '' gm-predict "${tiny[@]}" --iters 3 --no-embedding --out "$tmp/noemb"
 grep -q 'without embedding' "$tmp/noemb/results.md" || fail "results.md of --no-embedding does not say so"
+expect 2 '--context: mlp not in' gm-predict "${tiny[@]}" --iters 3 --context mlp --out "$tmp/x"
+expect 2 'needs >= 64, got 32' gm-predict "${tiny[@]}" --iters 3 --context meta-ot --out "$tmp/x"
+abl=(--dim 2 --batch 64 --train-sources 6 --test-sources 2 --eval-train-sources 2 --eval-samples 64
+  --embed-layers 1 --per-step 2 --quiet)
+expect 0 'ablation results in' ablation "${abl[@]}" --iters 3 --out "$tmp/abl"
+for context in transformer constant meta-ot; do
+  [ -s "$tmp/abl/$context/results.json" ] || fail "ablation did not run the $context context"
+  grep -q "| $context " "$tmp/abl/results.md" || fail "ablation's results.md has no $context row"
+done
+grep -q 'MetaOT 2.66' "$tmp/abl/results.md" || fail "ablation's results.md lacks the paper's MetaOT figure"
+expect 2 'already holds an ablation run' ablation "${abl[@]}" --iters 3 --out "$tmp/abl"
+expect 0 'ablation results in' ablation "${abl[@]}" --iters 3 --out "$tmp/abl" --resume
 
 # --- w2b --------------------------------------------------------------------------------------------
 if [ -f "$shared/data/w2bench/manifest.json" ]; then

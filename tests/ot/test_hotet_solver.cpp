@@ -15,6 +15,7 @@
 #include "engine/ops/ops.h"
 #include "ot/metrics/l2_uvp.h"
 #include "ot/samplers/gaussian_mixture.h"
+#include "ot/layers/flattened_set_encoder.h"
 #include "ot/solvers/hotet.h"
 #include "ot/solvers/mmb.h"
 
@@ -242,4 +243,51 @@ TEST_CASE("HOTET bad configuration and arguments") {
   CHECK(solver.pretrain([&] { return gen.normal({1, 128, 2}, 0.0, 3.0); }) <= 2);
   solver.step(gen.normal({2, 8, 2}), gen.normal({2, 8, 2}));
   CHECK(has(error_of([&] { solver.pretrain([&] { return gen.normal({1, 128, 2}); }); }), "before training"));
+}
+
+TEST_CASE("HOTET's Meta OT context reads a fixed-size, ordered sample and trains like the others") {
+  HotetSolverConfig c = small_config();
+  c.context_model = ContextModel::FlattenedSample;
+  c.meta_ot_points = 16;
+  c.meta_ot_context_dim = 8;
+  HotetSolver solver(c);
+  CHECK(solver.context_dim() == 8);
+  Generator gen(12);
+  const Tensor x = gen.normal({2, 32, 2}), y = gen.normal({2, 32, 2}, 1.0);
+  const Tensor probe = gen.normal({2, 8, 2});
+  // The encoder reads only the first 16 points, in their order: changing the others leaves the context
+  // unchanged, swapping two of the first 16 changes it (the baseline is neither size- nor order-free).
+  Generator init(4);
+  FlattenedSetEncoder encoder(2, 16, 8, init);
+  const std::vector<double> context = encoder(Var(x)).data().to_vector<double>();
+  Tensor tail_changed = x.to(DType::F32);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t i = 16; i < 32; ++i) tail_changed.data<float>()[(b * 32 + i) * 2] += 5.0f;
+  CHECK(encoder(Var(tail_changed)).data().to_vector<double>() == context);
+  Tensor swapped = x.to(DType::F32);
+  for (int64_t b = 0; b < 2; ++b)
+    for (int64_t k = 0; k < 2; ++k)
+      std::swap(swapped.data<float>()[(b * 32) * 2 + k], swapped.data<float>()[(b * 32 + 7) * 2 + k]);
+  const std::vector<double> reordered = encoder(Var(swapped)).data().to_vector<double>();
+  double diff = 0;
+  for (size_t i = 0; i < context.size(); ++i) diff = std::max(diff, std::abs(reordered[i] - context[i]));
+  CHECK(diff > 1e-4);
+  CHECK(has(error_of([&] { encoder(Var(gen.normal({2, 8, 2}))); }), "n >= 16"));
+
+  const std::vector<double> base = solver.predict(x).transport(probe).to_vector<double>();
+  for (int i = 0; i < 3; ++i) CHECK(std::isfinite(solver.step(x, y).loss));
+  CHECK(solver.predict(x).transport(probe).to_vector<double>() != base);
+  CHECK(has(error_of([&] { solver.predict(gen.normal({2, 8, 2})); }), "n >= 16"));
+  CHECK(has(error_of([&] { solver.predict(x, Tensor::full({2, 32}, 1.0 / 32)); }), "Meta OT"));
+  // Its checkpoints are not interchangeable with the transformer model's.
+  const auto path = temp_path("meta_ot");
+  solver.save(path.string());
+  HotetSolver transformer(small_config());
+  CHECK(has(error_of([&] { transformer.load(path.string()); }), "different model"));
+  HotetSolver again(c);
+  again.load(path.string());
+  CHECK(again.predict(x).transport(probe).to_vector<double>() == solver.predict(x).transport(probe).to_vector<double>());
+  std::filesystem::remove(path);
+  CHECK(parse_context_model("meta-ot") == ContextModel::FlattenedSample);
+  CHECK(has(error_of([&] { (void)parse_context_model("mlp"); }), "transformer, constant, meta-ot"));
 }

@@ -145,7 +145,8 @@ Scores score_sources(const ot::HotetSolver& solver, const World& w, bool test, i
   Scores total;
   const double var_target = w.target.total_variance();
   // Each source's embedding holds heads × samples² attention scores per block: group fewer sources when big.
-  const int64_t heads = solver.config().use_embedding ? solver.config().embedding.num_heads : 1;
+  const int64_t heads =
+      solver.config().context_model == ot::ContextModel::Transformer ? solver.config().embedding.num_heads : 1;
   const int64_t group = std::clamp<int64_t>(kAttentionBudget / std::max<int64_t>(1, heads * samples * samples), 1,
                                             kEvalGroup);
   for (int64_t start = 0; start < count; start += group) {
@@ -215,14 +216,15 @@ nlohmann::json options_json(const GmOptions& opt) {
   j["test_sources"] = opt.test_sources;
   j["eval_train_sources"] = opt.eval_train_sources;
   j["eval_samples"] = opt.eval_samples;
-  j["no_embedding"] = opt.no_embedding;
+  j["no_embedding"] = opt.context == "constant";
+  j["context"] = opt.context;
   return j;
 }
 
 ot::HotetSolverConfig solver_config(const GmOptions& opt, int64_t dim) {
   ot::HotetSolverConfig c = base_solver_config(opt.common, dim);
   c.icnn_hidden = ot::gm_prediction_hidden(dim);  // §1.1
-  c.use_embedding = !opt.no_embedding;
+  c.context_model = ot::parse_context_model(opt.context);
   return c;
 }
 
@@ -287,7 +289,9 @@ void write_results(const fs::path& out, const GmOptions& opt, const std::vector<
       "L2-UVP in %, cos in [-1, 1]; our columns come from this run, the `paper` columns are the HOTET paper's "
       "published numbers (Table III: HOTET = HOTET-MMv2, first column group; Table VII: HOTET-MMB; Table III "
       "MetaOT), not ours. Table IV (no embedding, D = 64 only): fwd 82.75 ± 0.55, inv 69.42 ± 0.47.\n\n{}\n",
-      done ? "done" : "running", opt.common.method, opt.no_embedding ? " without embedding (Table IV ablation)" : "",
+      done ? "done" : "running", opt.common.method, opt.context == "constant"  ? " without embedding (Table IV ablation: one learned constant context)"
+      : opt.context == "meta-ot" ? " with the Meta OT context (an MLP on the first 64 points of each sample, spec §3.3)"
+                                 : "",
       opt.train_sources, opt.per_step, opt.test_sources, opt.eval_samples,
       std::min(opt.eval_train_sources, opt.train_sources), opt.common.seed, table.to_markdown());
   md +=
@@ -431,11 +435,21 @@ int run_gm_predict(const GmOptions& options) {
   BRENIER_CHECK(opt.eval_samples >= 2, "--eval-samples: must be >= 2, got {}", opt.eval_samples);
   BRENIER_CHECK(opt.eval_train_sources >= 1, "--eval-train-sources: must be >= 1, got {}", opt.eval_train_sources);
   ot::parse_hotet_method(opt.common.method);
+  ot::parse_context_model(opt.context);
+  if (opt.context == "meta-ot") {
+    const int64_t points = ot::HotetSolverConfig{}.meta_ot_points;
+    BRENIER_CHECK(opt.batch == 0 || opt.batch >= points,
+                  "--batch: the Meta OT context reads the first {} points of every set, so it needs >= {}, got {}",
+                  points, points, opt.batch);
+    BRENIER_CHECK(opt.eval_samples >= points,
+                  "--eval-samples: the Meta OT context reads the first {} points of every set, so it needs >= {}, got {}",
+                  points, points, opt.eval_samples);
+  }
   if (opt.common.out.empty()) opt.common.out = tools::make_run_dir("runs", "hotet", kExperiment);
   const fs::path out = opt.common.out;
   const nlohmann::json options_j = options_json(opt);
   prepare_run_folder(opt.common, out, options_j,
-                     {"method", "seed", "batch", "per_step", "train_sources", "test_sources", "no_embedding",
+                     {"method", "seed", "batch", "per_step", "train_sources", "test_sources", "no_embedding", "context",
                       "pretrain", "embed_width", "embed_heads", "embed_layers", "inner_iters"},
                      kExperiment);
   tools::write_json(out / "config.json", {{"tool", "hotet"}, {"experiment", kExperiment}, {"options", options_j}});

@@ -1,10 +1,11 @@
 // hotet: HOTET, hypernetwork-based OT (arXiv 2504.17740, ISIT 2025; spec/algorithms.md §1), one
 // subcommand per experiment of the paper:
 //
-//   hotet gm-predict --dims 2 --out runs/gm2 [--method mmb|mmv2] [--iters 5000] [--no-embedding] [--resume]
+//   hotet gm-predict --dims 2 --out runs/gm2 [--method mmb|mmv2] [--iters 5000] [--context transformer|constant|meta-ot]
+//   hotet ablation --dims 2 --out runs/ab2 [the gm-predict options but --context]
 //   hotet w2b --dims 2,4,8 --out runs/w2b [--method mmb|mmv2] [--iters 5000] [--resume]
 //
-// This file only parses the command line; the work is in gm_predict.cpp, w2b.cpp and common.cpp.
+// This file only parses the command line; the work is in gm_predict.cpp, ablation.cpp, w2b.cpp and common.cpp.
 #include <fmt/format.h>
 
 #include "tools/common/cli.h"
@@ -52,6 +53,20 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
       kExitDiverged));
 }
 
+// The Gaussian-mixture options gm-predict and ablation share.
+void add_gm_options(CLI::App* cmd, GmOptions& gm) {
+  cmd->add_option("--batch", gm.batch,
+                  "points per distribution per step; 0: HOTET's config value, 256 (D <= 4), 128 (D <= 16), 64")
+      ->capture_default_str();
+  cmd->add_option("--per-step", gm.per_step, "distributions per step (§1.6: 8)")->capture_default_str();
+  cmd->add_option("--train-sources", gm.train_sources, "training source mixtures (§1.7: 500)")->capture_default_str();
+  cmd->add_option("--test-sources", gm.test_sources, "unseen test mixtures (the paper: 100)")->capture_default_str();
+  cmd->add_option("--eval-train-sources", gm.eval_train_sources, "training sources scored (the first ones)")
+      ->capture_default_str();
+  cmd->add_option("--eval-samples", gm.eval_samples, "points per scored distribution (§1.7: 1024)")
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -64,18 +79,23 @@ int main(int argc, char** argv) {
   CLI::App* gm_cmd = app.add_subcommand(
       "gm-predict", "predict OT maps of unseen Gaussian mixtures (spec §1.7, paper Table III)");
   add_common(gm_cmd, gm.common, gm_dims, gm_out, "2,4,8,16,32,64", gm_no_pretrain);
-  gm_cmd->add_option("--batch", gm.batch,
-                     "points per distribution per step; 0: HOTET's config value, 256 (D <= 4), 128 (D <= 16), 64")
+  add_gm_options(gm_cmd, gm);
+  bool gm_no_embedding = false;
+  gm_cmd->add_option("--context", gm.context,
+                     "what conditions the hypernetworks: transformer (HOTET), constant (no embedding, paper Table IV), "
+                     "meta-ot (the Meta OT baseline: an MLP on the first 64 points of the sample, spec §3.3)")
+      ->check(CLI::IsMember({"transformer", "constant", "meta-ot"}))
       ->capture_default_str();
-  gm_cmd->add_option("--per-step", gm.per_step, "distributions per step (§1.6: 8)")->capture_default_str();
-  gm_cmd->add_option("--train-sources", gm.train_sources, "training source mixtures (§1.7: 500)")->capture_default_str();
-  gm_cmd->add_option("--test-sources", gm.test_sources, "unseen test mixtures (the paper: 100)")->capture_default_str();
-  gm_cmd->add_option("--eval-train-sources", gm.eval_train_sources, "training sources scored (the first ones)")
-      ->capture_default_str();
-  gm_cmd->add_option("--eval-samples", gm.eval_samples, "points per scored distribution (§1.7: 1024)")
-      ->capture_default_str();
-  gm_cmd->add_flag("--no-embedding", gm.no_embedding,
-                   "ablation (paper Table IV): a learned constant context instead of the embedding");
+  gm_cmd->add_flag("--no-embedding", gm_no_embedding, "same as --context constant (paper Table IV ablation)");
+
+  GmOptions ab;
+  std::string ab_dims = "2", ab_out;
+  bool ab_no_pretrain = false;
+  CLI::App* ab_cmd = app.add_subcommand(
+      "ablation", "gm-predict with the transformer, without embedding and with the Meta OT context, side by side "
+                  "(paper Tables III, IV)");
+  add_common(ab_cmd, ab.common, ab_dims, ab_out, "2", ab_no_pretrain);
+  add_gm_options(ab_cmd, ab);
 
   W2bOptions w2b;
   std::string w2b_dims = "2,4,8,16,32,64", w2b_out;
@@ -92,7 +112,14 @@ int main(int argc, char** argv) {
       gm.common.dims = tools::parse_int_list(gm_dims, "--dims");
       gm.common.out = gm_out;
       gm.common.pretrain = !gm_no_pretrain;
+      if (gm_no_embedding) gm.context = "constant";
       return run_gm_predict(gm);
+    }
+    if (ab_cmd->parsed()) {
+      ab.common.dims = tools::parse_int_list(ab_dims, "--dims");
+      ab.common.out = ab_out;
+      ab.common.pretrain = !ab_no_pretrain;
+      return run_ablation(ab);
     }
     w2b.common.dims = tools::parse_int_list(w2b_dims, "--dims");
     w2b.common.out = w2b_out;

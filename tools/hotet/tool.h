@@ -50,7 +50,8 @@ struct GmOptions {
   int64_t test_sources = 100;     // the paper's 100 (the code has 10, §1.7)
   int64_t eval_train_sources = 100;  // training sources scored (the first ones); the reference scores all 500
   int64_t eval_samples = 1024;    // per distribution, chunks of 64 (§1.7)
-  bool no_embedding = false;      // Table IV ablation
+  // transformer (HOTET) | constant (no embedding, Table IV ablation) | meta-ot (Meta OT baseline, §3.3)
+  std::string context = "transformer";
 };
 
 struct W2bOptions {
@@ -82,6 +83,8 @@ nlohmann::json common_json(const CommonOptions& opt);
 ot::HotetSolverConfig base_solver_config(const CommonOptions& opt, int64_t dim);
 
 int run_gm_predict(const GmOptions& options);
+// The three context models of gm-predict side by side (paper Tables III, IV); see ablation.cpp.
+int run_ablation(const GmOptions& options);
 int run_w2b(const W2bOptions& options);
 
 }  // namespace brenier::hotet_tool

@@ -1,10 +1,15 @@
 // optim::Adam / AdamW update (see adam.h), written with Var ops on constants (no tape under
-// NoGradGuard).
+// NoGradGuard). On a CUDA device the same arithmetic runs as one fused in-place kernel per parameter
+// (engine/backend/cuda/adam.h) instead of about ten element-wise launches; in place is also what a
+// captured CUDA graph needs (the moment buffers keep their addresses).
 #include "engine/optim/adam.h"
 
 #include <cmath>
 
 #include "engine/ops/ops.h"
+#ifdef BRENIER_WITH_CUDA
+#include "engine/backend/cuda/adam.h"
+#endif
 
 namespace brenier::optim {
 
@@ -28,6 +33,23 @@ AdamW::AdamW(std::vector<Var> params, AdamWOptions o)
 
 void Adam::update(size_t i, const Tensor& grad) {
   const AdamOptions& o = options_;
+#ifdef BRENIER_WITH_CUDA
+  if (params()[i].data().device().is_cuda()) {
+    Tensor param = params()[i].data();  // shares the parameter's storage: updated in place
+    Tensor& m_buf = buffer(i, "exp_avg");
+    Tensor& v_buf = buffer(i, "exp_avg_sq");
+    // Zeros before the first step; moments kept from steps on another device follow the parameter.
+    for (Tensor* buf : {&m_buf, &v_buf}) {
+      if (!buf->defined()) *buf = Tensor::zeros(param.shape(), param.dtype(), param.device());
+      else if (buf->device() != param.device() || buf->dtype() != param.dtype())
+        *buf = buf->to(param.device()).to(param.dtype());
+    }
+    cuda::adam_step(param, grad, m_buf, v_buf,
+                    {.lr = lr(), .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+                     .decoupled = decoupled_, .bias_correction = o.bias_correction, .step = param_step(i)});
+    return;
+  }
+#endif
   Var p(params()[i].data());
   Var g(grad);
   if (o.weight_decay != 0) {

@@ -1,8 +1,8 @@
 // The fused Adam/AdamW update on CUDA: one kernel updates a parameter and its two moment buffers in
 // place (kernels/adam.cu), with the arithmetic of engine/optim/adam.cpp, which today runs the update
 // as about ten element-wise ops. In place is also what CUDA graph capture will need (the op-by-op
-// update allocates new moment tensors every step). Not yet called by optim::Adam: wiring it there
-// is open work (see NOTES-gpu.md).
+// update allocates new moment tensors every step). optim::Adam / AdamW call it for every parameter that
+// lives on a CUDA device.
 #pragma once
 #include <cstdint>
 

@@ -12,6 +12,9 @@
 
 #include "engine/random/philox.h"
 #include "engine/random/transforms.h"
+#ifdef BRENIER_WITH_CUDA
+#include "engine/backend/cuda/random.h"
+#endif
 
 namespace brenier {
 namespace {
@@ -26,9 +29,24 @@ void check_shape(const Shape& shape, const char* op) {
 
 void check_cpu(Device device, const char* op, const char* arg) {
   BRENIER_CHECK(device.is_cpu(),
-                "{}: argument '{}' must be cpu, got {}: random draws exist only on the CPU backend "
-                "so far (the CUDA backend will add them)",
+                "{}: argument '{}' must be cpu, got {}: this draw exists only on the CPU backend (draw on the "
+                "CPU and use .to(device))",
                 op, arg, device.str());
+}
+
+// uniform and normal also draw on CUDA devices (engine/backend/cuda/random.h: the same Philox stream, so
+// a seed gives the same numbers on either device); other devices, or a build without CUDA, are refused.
+void check_drawable(Device device, const char* op) {
+#ifdef BRENIER_WITH_CUDA
+  if (device.is_cuda()) return;
+#endif
+  BRENIER_CHECK(device.is_cpu(), "{}: argument 'device' must be cpu{}, got {}", op,
+#ifdef BRENIER_WITH_CUDA
+                " or cuda",
+#else
+                " (this build has no CUDA backend)",
+#endif
+                device.str());
 }
 
 void check_floating(DType dtype, const char* op) {
@@ -58,7 +76,7 @@ Tensor Generator::uniform(const Shape& shape, double lo, double hi, DType dtype,
   const char* op = "Generator::uniform";
   check_shape(shape, op);
   check_floating(dtype, op);
-  check_cpu(device, op, "device");
+  check_drawable(device, op);
   BRENIER_CHECK(std::isfinite(lo), "{}: argument 'lo' must be finite, got {}", op, lo);
   BRENIER_CHECK(std::isfinite(hi), "{}: argument 'hi' must be finite, got {}", op, hi);
   BRENIER_CHECK(hi > lo, "{}: argument 'hi' must be greater than lo = {}, got {}", op, lo, hi);
@@ -72,6 +90,12 @@ Tensor Generator::uniform(const Shape& shape, double lo, double hi, DType dtype,
     const T lo_t = static_cast<T>(lo), hi_t = static_cast<T>(hi);
     BRENIER_CHECK(lo_t < hi_t, "{}: arguments 'lo' = {} and 'hi' = {} round to the same {} value",
                   op, lo, hi, dtype_name(dtype));
+#ifdef BRENIER_WITH_CUDA
+    if (device.is_cuda()) {
+      cuda::philox_uniform(out, seed_, offset_, lo, hi);
+      return;
+    }
+#endif
     // Rounding lo + width * u to T can land on hi; the clamp keeps the interval half-open.
     const T below_hi = std::nextafter(hi_t, lo_t);
     const double width = hi - lo;
@@ -90,13 +114,20 @@ Tensor Generator::normal(const Shape& shape, double mean, double std, DType dtyp
   const char* op = "Generator::normal";
   check_shape(shape, op);
   check_floating(dtype, op);
-  check_cpu(device, op, "device");
+  check_drawable(device, op);
   BRENIER_CHECK(std::isfinite(mean), "{}: argument 'mean' must be finite, got {}", op, mean);
   BRENIER_CHECK(std::isfinite(std) && std >= 0, "{}: argument 'std' must be finite and >= 0, got {}",
                 op, std);
 
   Tensor out = Tensor::empty(shape, dtype, device);
   const int64_t n = out.numel();
+#ifdef BRENIER_WITH_CUDA
+  if (device.is_cuda()) {
+    cuda::philox_normal(out, seed_, offset_, mean, std);
+    offset_ += static_cast<uint64_t>(n);
+    return out;
+  }
+#endif
   dispatch_floating(dtype, [&](auto tag) {
     using T = decltype(tag);
     fill_from_stream(out.data<T>(), n, seed_, offset_, [=](const philox::Counter& b) {

@@ -32,6 +32,19 @@ TEST_CASE("fused: Philox uniform on CUDA is the CPU stream bit for bit; normal w
   }
 }
 
+TEST_CASE("fused: Generator draws on a CUDA device continue the same stream as on the CPU" * gpu_only()) {
+  for (DType t : {DType::F32, DType::F64}) {
+    CAPTURE(dtype_name(t));
+    Generator cpu(7), gpu(7);
+    // Alternate sizes and kinds: the offsets must advance identically on both devices.
+    close_to(cpu.uniform({333}, -2.0, 3.0, t), gpu.uniform({333}, -2.0, 3.0, t, Device::cuda(0)), {0, 0}, "uniform");
+    close_to(cpu.normal({64, 5}, 1.0, 0.5, t), gpu.normal({64, 5}, 1.0, 0.5, t, Device::cuda(0)),
+             t == DType::F64 ? Tolerance{1e-13, 1e-13} : Tolerance{1e-5, 1e-5}, "normal");
+    close_to(cpu.uniform({7}, 0.0, 1.0, t), gpu.uniform({7}, 0.0, 1.0, t, Device::cuda(0)), {0, 0}, "uniform after");
+    CHECK(cpu.offset() == gpu.offset());
+  }
+}
+
 TEST_CASE("fused: the Adam kernel matches optim::Adam and optim::AdamW over several steps" * gpu_only()) {
   for (DType t : {DType::F64, DType::F32}) {
     for (bool decoupled : {false, true}) {
@@ -65,6 +78,27 @@ TEST_CASE("fused: the Adam kernel matches optim::Adam and optim::AdamW over seve
       }
       close_to(p_cpu.data(), p, t == DType::F64 ? Tolerance{1e-14, 1e-12} : Tolerance{1e-6, 1e-5}, "parameter after 4 steps");
     }
+  }
+}
+
+TEST_CASE("fused: optim::Adam on CUDA parameters (the fused path) matches it on the CPU" * gpu_only()) {
+  for (DType t : {DType::F64, DType::F32}) {
+    CAPTURE(dtype_name(t));
+    Generator gen(3);
+    const Tensor p0 = gen.normal({2000}, 0, 1, t);
+    Var p_cpu(p0.clone(), true), p_gpu(p0.to(Device::cuda(0)), true);
+    const optim::AdamWOptions o{.lr = 1e-2, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.05,
+                                .bias_correction = true};
+    optim::AdamW cpu({p_cpu}, o), gpu({p_gpu}, o);
+    for (int step = 0; step < 3; ++step) {
+      const Tensor g = gen.normal({2000}, 0, 1, t);
+      p_cpu.set_grad(g);
+      p_gpu.set_grad(g.to(Device::cuda(0)));
+      cpu.step();
+      gpu.step();
+    }
+    close_to(p_cpu.data(), p_gpu.data(), t == DType::F64 ? Tolerance{1e-14, 1e-12} : Tolerance{1e-6, 1e-5},
+             "parameter after 3 AdamW steps");
   }
 }
 

@@ -2,8 +2,7 @@
 // (seed, offset) they give the values Generator::uniform / Generator::normal give on the CPU
 // (uniform bit for bit; normal within a few ulp, through the device's log/cos/sqrt), because the
 // kernels run the same header-only Philox and transforms (engine/random/philox.h, transforms.h).
-// Not yet called by Generator (engine/random/generator.cpp still refuses CUDA devices): wiring it
-// is a check_cpu -> "if cuda, call these" change there. Arguments are those Generator has checked.
+// Generator::uniform / normal call these for CUDA devices. Arguments are those Generator has checked.
 #pragma once
 #include <cstdint>
 

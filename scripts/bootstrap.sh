@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(g++ meson ninja-build pkg-config libdnnl-dev libfmt-dev doctest-dev libcli11-dev
-          nlohmann-json3-dev libpng-dev libeigen3-dev)
+          nlohmann-json3-dev libpng-dev libjpeg-dev libeigen3-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,90 @@
+// Workload P4 of ../shared/bench/WORKLOADS.md on this CPU: one semi-discrete OT-Net step with n = 10,000
+// targets in R¹⁰⁰, N = 20,000 fresh sources x ~ N(0, I), heights h = H_Φ(Y) with the Table A3 network
+// (100→512→512→512→1, BatchNorm + ReLU), scores X·Yᵀ + h, argmax, counts / N, h.backward(w − ν), Adam —
+// HeightNetworkSolver::step() (ot/solvers/height_network_solver.h), the step `otnet` runs. Also the
+// assignment alone (assign_cells: chunked GEMM + argmax + counts) and H_Φ's forward + backward alone, so a
+// reader sees where the time goes.
+//
+// Reference: PyTorch 1.13 CPU, 2 threads, tuned malloc, ../shared/bench/REFERENCE.md: P4 583 ms (580–586),
+// its GEMM floor at 400 GFLOP/s 184 ms. The figure is copied here (REFERENCE.md is prose, not data);
+// re-measure it in the same session when you can: /usr/bin/python3 ../shared/bench/ref/workloads.py
+// --device cpu --tuned-malloc --only P4.
+//
+// Usage: bench_otnet [--quick]
+#include <fmt/core.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "bench/harness.h"
+#include "brenier.h"
+#include "ot/samplers/source_samplers.h"
+#include "ot/solvers/height_network_solver.h"
+#include "ot/solvers/semi_discrete_cells.h"
+
+using namespace brenier;
+using namespace brenier::ot;
+
+namespace {
+constexpr double kTorchCpuP4Ms = 583.0;  // REFERENCE.md, CPU table, P4 median of 3 runs
+constexpr double kGemmFloorMs = 184.0;   // REFERENCE.md: 73.5 GFLOP at 400 GFLOP/s
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "bench_otnet: unknown argument '%s'; usage: bench_otnet [--quick]\n", argv[i]);
+      return 2;
+    }
+  }
+  const int64_t n = 10000, N = 20000, dim = 100;
+  Generator data_gen(44);
+  const Tensor targets = data_gen.normal({n, dim});
+
+  HeightNetworkSolverConfig config;  // Table A3 widths, BN, full-batch targets (P4)
+  config.tolerance = 1e-12;          // never "converged": every timed step updates H_Φ
+  config.monte_carlo = {.batch_size = N, .initial_batches = 1, .patience = 1 << 30, .max_batches = 1};
+  config.seed = 4;
+  HeightNetworkSolver solver(targets, {}, config);
+  const SourceSampler source = normal_sampler(dim);
+
+  const double min_seconds = quick ? 2.0 : 8.0;
+  const int min_iters = quick ? 3 : 10;
+  std::printf("brenier OT-Net semi-discrete step (P4) on %s\n", bench::machine_name().c_str());
+  std::printf("n = %lld targets in R^%lld, N = %lld sources, H = Table A3 (100-512-512-512-1, BN+ReLU), Adam\n\n",
+              static_cast<long long>(n), static_cast<long long>(dim), static_cast<long long>(N));
+
+  const bench::Timing step = bench::time_it([&] { solver.step(source); }, 2, min_iters, min_seconds, 200);
+
+  Generator x_gen(4444);
+  const Tensor x = x_gen.normal({N, dim});
+  const Tensor h = solver.network().forward(Var(targets)).data();
+  const bench::Timing assign = bench::time_it([&] { assign_cells(x, targets, h); }, 2, min_iters, min_seconds / 2, 200);
+  const Tensor g = Tensor::full({n}, 1e-6);
+  const bench::Timing network = bench::time_it(
+      [&] {
+        solver.network().zero_grad();
+        Var hv = solver.network().forward(Var(targets));
+        hv.backward(g);
+      },
+      2, min_iters, min_seconds / 2, 200);
+
+  std::printf("| %-44s | %10s | %10s | %10s |\n", "part", "brenier ms", "PyTorch ms", "speedup");
+  std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(12, '-').c_str());
+  std::printf("| %-44s | %10.1f | %10.1f | %9.2fx |\n", "P4 whole step (sample, H, assign, backward, Adam)",
+              step.median_ms, kTorchCpuP4Ms, kTorchCpuP4Ms / step.median_ms);
+  std::printf("| %-44s | %10.1f | %10s | %10s |\n", "  assign_cells (GEMM + argmax + counts)", assign.median_ms, "-",
+              "-");
+  std::printf("| %-44s | %10.1f | %10s | %10s |\n", "  H_Phi forward + backward (train mode)", network.median_ms, "-",
+              "-");
+  std::printf("\nmedians over %d / %d / %d timed calls; speedup > 1 means brenier is faster.\n", step.iters,
+              assign.iters, network.iters);
+  std::printf("PyTorch: ../shared/bench/REFERENCE.md CPU table (torch 1.13, 2 threads, tuned malloc), P4 = %.0f ms;\n"
+              "GEMM floor at 400 GFLOP/s = %.0f ms. The machine is shared: compare ratios, re-measure both together.\n",
+              kTorchCpuP4Ms, kGemmFloorMs);
+  return 0;
+}

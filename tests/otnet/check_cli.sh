@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The otnet tool from the outside: bad input exits 2 with a message naming the flag; tiny real runs of
+# toy, reuse, domain and color (small n, small H_Φ, few steps) write config.json, results.json with the
+# documented keys, results.md with the paper's numbers labelled, and their figures; a corrupt or missing
+# image exits 2. domain and the default color images need ../shared (skipped without it).
+#   check_cli.sh OTNET_BINARY SOURCE_DIR
+set -uo pipefail
+bin=$(realpath "$1")
+src=$(realpath "$2")
+shared=${BRENIER_SHARED:-$src/../shared}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect CODE PATTERN ARGS...: runs otnet with ARGS, checks the exit code and that stdout+stderr match PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 2
+  local out rc
+  out=$("$bin" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "otnet $* exited $rc, expected $code; output:"$'\n'"$out"
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    fail "otnet $*: output does not match /$pattern/:"$'\n'"$out"
+  fi
+}
+
+# has_keys FILE KEY...: each KEY (a literal string such as '"modes"') occurs in FILE.
+has_keys() {
+  local file=$1
+  shift
+  [ -s "$file" ] || { fail "$file was not written"; return; }
+  for key in "$@"; do grep -q -- "$key" "$file" || fail "$file has no $key"; done
+}
+
+tiny=(--hidden 16,16 --quiet)
+
+# --- bad input: exit code 2 and a message naming the flag --------------------------------------------
+expect 0 'toy' --help
+expect 0 'mode-min' toy --help
+expect 2 'subcommand' --seed 3
+expect 2 'dataset' toy --dataset moons --out "$tmp/x"
+expect 2 'ratios: ratios must be in \(0, 1\]' toy --ratios 1,1.5 --out "$tmp/x"
+expect 2 'ratios: ratio 0.9 is listed twice' toy --ratios 0.9,0.9 --out "$tmp/x"
+expect 2 'ratios' toy --ratios 0.9,abc --out "$tmp/x"
+expect 2 'ratio' toy --ratio 0.9 --ratios 0.8 --out "$tmp/x"
+expect 2 'ratio' toy --ratio x --out "$tmp/x"
+expect 2 '--targets: must be >= 50' toy --dataset grid --targets 10 --out "$tmp/x"
+expect 2 '--hidden' toy --hidden 16,0 --out "$tmp/x"
+expect 2 '--max-iter' reuse --max-iter -1 --out "$tmp/x"
+expect 2 'CUDA backend has not yet run on a GPU' toy --device cuda --out "$tmp/x"
+expect 2 '--device: must be cpu or cuda' domain --device tpu --out "$tmp/x"
+expect 2 '--pixels' color --pixels 1 --out "$tmp/x"
+[ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
+
+# --- toy ------------------------------------------------------------------------------------------------
+run="$tmp/toy"
+expect 0 'results:' toy --dataset ring --ratios 1,0.8 --targets 64 --samples 400 --max-iter 30 "${tiny[@]}" --out "$run"
+has_keys "$run/results.json" '"modes"' '"high_quality"' '"reverse_kl"' '"map_only"' '"experiment": "toy"' \
+  '"status": "done"' '"method": "AE-OT (free heights)"' '"ratio": 0.8' '"all_targets_grad_norm"'
+has_keys "$run/results.md" 'Paper: OT-Net' '98.72 ± 0.23' '99.60 ± 0.30' 'within 3σ'
+for f in config.json figures/scatter_aeot.png figures/scatter_r1.00.png figures/scatter_r0.80.png; do
+  [ -s "$run/$f" ] || fail "toy did not write $f"
+done
+# The top-level modes is an integer between 0 and 8.
+modes=$(grep -m1 -E '^  "modes": ' "$run/results.json" | grep -oE '[0-9]+')
+[ -n "$modes" ] && [ "$modes" -le 8 ] || fail "toy's top-level modes is not in 0..8: '$modes'"
+expect 2 'already holds a run' toy --dataset ring --targets 64 --max-iter 2 "${tiny[@]}" --out "$run"
+
+# --- reuse ----------------------------------------------------------------------------------------------
+run="$tmp/reuse"
+expect 0 'results:' reuse --dataset ring --ratios 0.75 --targets 48 --max-iter 30 "${tiny[@]}" --out "$run"
+has_keys "$run/results.json" '"held_out_relative_error"' '"all_relative_error"' '"reference"' '"experiment": "reuse"' \
+  '"relative_error": 0.001'
+has_keys "$run/results.md" 'Paper (OT-Net' 'centred'
+
+# --- color ----------------------------------------------------------------------------------------------
+printf 'not an image at all' >"$tmp/bad.jpg"
+head -c 400 "$src/../shared/data/images/china.jpg" >"$tmp/truncated.jpg" 2>/dev/null || printf '\xff\xd8\xff\xe0garbage' >"$tmp/truncated.jpg"
+expect 2 'neither a JPEG nor a PNG' color --source "$tmp/bad.jpg" --target "$tmp/bad.jpg" --out "$tmp/x"
+expect 2 'not a valid JPEG' color --source "$tmp/truncated.jpg" --target "$tmp/truncated.jpg" --out "$tmp/x"
+expect 2 'does not exist' color --source "$tmp/missing.jpg" --target "$tmp/bad.jpg" --out "$tmp/x"
+if [ -f "$shared/data/images/china.jpg" ]; then
+  run="$tmp/color"
+  expect 0 'results:' color --size 64 --pixels 40 --max-iter 10 "${tiny[@]}" --shared "$shared" --out "$run"
+  has_keys "$run/results.json" '"seconds"' '"fit_seconds"' '"transform_seconds"' '"otnet_seconds": 1.102' \
+    '"emd_transport_seconds": 1.21' '"pixels": 4096'
+  has_keys "$run/results.md" 'paper: network simplex' '1.777' 'REFERENCE.md'
+  [ -s "$run/figures/panel.png" ] || fail "color did not write figures/panel.png"
+else
+  echo "shared images not found: color run skipped"
+fi
+
+# --- domain ---------------------------------------------------------------------------------------------
+if [ -f "$shared/data/domain2d/source_x.npy" ]; then
+  run="$tmp/domain"
+  expect 0 'results:' domain --ratios 0.9 --max-iter 5 "${tiny[@]}" --shared "$shared" --out "$run"
+  has_keys "$run/results.json" '"accuracy"' '"accuracy_part"' '"fit_transform_seconds"' '"emd_exact"' \
+    '"otnet": 84.45'
+  # The 1-NN on the raw source must reproduce the reference's no-adaptation accuracy exactly.
+  grep -q '"no_adaptation_accuracy": 42.55' "$run/results.json" || fail "domain's no-adaptation 1-NN is not 42.55%"
+  has_keys "$run/results.md" '80.42' '84.18 / 84.25'
+  [ -s "$run/figures/domain_map.png" ] || fail "domain did not write its figure"
+else
+  echo "shared domain2d data not found: domain run skipped"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all otnet CLI checks passed"

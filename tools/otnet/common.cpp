@@ -1,0 +1,211 @@
+// The otnet tool's shared helpers (see tool.h): random streams, option checks, the run folder, the toy
+// data sets of spec §6.4, random target splits, and solves wrapped with a progress line.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <memory>
+#include <numbers>
+
+#include "engine/ops/ops.h"
+#include "tools/common/cli.h"
+#include "tools/common/progress.h"
+#include "tools/common/results.h"
+#include "tools/otnet/tool.h"
+
+namespace brenier::otnet_tool {
+namespace {
+
+// SplitMix64's finalizer: turns (seed, role, index) into well-separated Philox keys.
+uint64_t mix(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// The tag keeps otnet's streams apart from other tools' streams of the same seed.
+constexpr uint64_t kTag = 0x07E7ULL << 44;
+
+}  // namespace
+
+Generator stream(uint64_t seed, Stream role, uint64_t index) {
+  Generator gen(seed);
+  gen.set_state(mix(seed ^ mix(kTag | (static_cast<uint64_t>(role) << 32) | index)), 0);
+  return gen;
+}
+
+uint64_t solver_seed(uint64_t seed, uint64_t index) {
+  return mix(seed ^ mix(kTag | (static_cast<uint64_t>(Stream::Solver) << 32) | index));
+}
+
+void validate_common(const CommonOptions& opt) {
+  BRENIER_CHECK(opt.device == "cpu" || opt.device == "cuda", "--device: must be cpu or cuda, got '{}'", opt.device);
+  BRENIER_CHECK(opt.device == "cpu",
+                "--device cuda: brenier's CUDA backend has not yet run on a GPU (NOTES.md, GPU section), so otnet runs "
+                "on the CPU only for now; use --device cpu");
+  for (int64_t w : opt.hidden) BRENIER_CHECK(w >= 1, "--hidden: widths must be >= 1, got {}", w);
+  BRENIER_CHECK(opt.lr >= 0 && std::isfinite(opt.lr), "--lr: must be > 0 (or 0 for the default), got {}", opt.lr);
+  BRENIER_CHECK(opt.tolerance >= 0 && std::isfinite(opt.tolerance),
+                "--tolerance: must be > 0 (or 0 for the default), got {}", opt.tolerance);
+  BRENIER_CHECK(opt.max_iter >= 0, "--max-iter: must be >= 1 (or 0 for the default), got {}", opt.max_iter);
+}
+
+void validate_ratios(const std::vector<double>& ratios, const char* flag) {
+  BRENIER_CHECK(!ratios.empty(), "{}: give at least one ratio", flag);
+  for (size_t i = 0; i < ratios.size(); ++i) {
+    BRENIER_CHECK(std::isfinite(ratios[i]) && ratios[i] > 0 && ratios[i] <= 1, "{}: ratios must be in (0, 1], got {}",
+                  flag, ratios[i]);
+    for (size_t j = 0; j < i; ++j)
+      BRENIER_CHECK(ratios[j] != ratios[i], "{}: ratio {} is listed twice", flag, ratios[i]);
+  }
+}
+
+std::vector<double> parse_ratio_list(const std::string& text, const char* flag) {
+  std::vector<double> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    size_t used = 0;
+    double v = 0;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    BRENIER_CHECK(!item.empty() && used == item.size(), "{}: '{}' is not a number (expected e.g. 1,0.9,0.8)", flag,
+                  item);
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+nlohmann::json common_json(const CommonOptions& opt) {
+  return {{"seed", opt.seed}, {"device", opt.device}, {"hidden", opt.hidden},
+          {"lr", opt.lr},     {"tolerance", opt.tolerance}, {"max_iter", opt.max_iter}};
+}
+
+fs::path prepare_run_folder(const CommonOptions& opt, const std::string& experiment, const nlohmann::json& options) {
+  fs::path out = opt.out;
+  if (out.empty()) {
+    out = tools::make_run_dir("runs", "otnet", experiment);
+  } else {
+    BRENIER_CHECK(!fs::exists(out / "config.json"),
+                  "--out: '{}' already holds a run (config.json); choose another folder", out.string());
+    for (const fs::path& dir : {out, out / "figures"}) {
+      std::error_code ec;
+      fs::create_directories(dir, ec);
+      BRENIER_CHECK(!ec, "--out: cannot create '{}': {}", dir.string(), ec.message());
+    }
+  }
+  tools::write_json(out / "config.json", {{"tool", "otnet"}, {"experiment", experiment}, {"options", options}});
+  return out;
+}
+
+ToyDataset toy_dataset(const std::string& name) {
+  ToyDataset d;
+  d.name = name;
+  if (name == "ring") {
+    // 8 Gaussians on the unit circle, variance 1e-4 per coordinate (spec §6.4).
+    for (int i = 0; i < 8; ++i) {
+      const double a = 2 * std::numbers::pi * i / 8;
+      d.modes.push_back(std::cos(a));
+      d.modes.push_back(std::sin(a));
+    }
+    d.sigma = 1e-2;
+    d.source_std = std::sqrt(0.5);
+    // Neighbouring modes' supporting planes meet at 0.548 rad; planes within a mode at < 0.05 rad.
+    d.angle = 0.2;
+    d.baseline_lr = 1e-3;
+  } else if (name == "grid") {
+    // 25 Gaussians at (−4 + 2i, −4 + 2j), variance 0.0025 per coordinate (spec §6.4).
+    for (int i = 0; i < 5; ++i)
+      for (int j = 0; j < 5; ++j) {
+        d.modes.push_back(-4.0 + 2 * i);
+        d.modes.push_back(-4.0 + 2 * j);
+      }
+    d.sigma = 0.05;
+    d.source_std = std::sqrt(8.0);
+    // Planes of different modes meet at >= 0.166 rad (diagonal neighbours at a corner); within a mode at
+    // well under 0.1 rad.
+    d.angle = 0.1;
+    d.baseline_lr = 1e-2;
+  } else {
+    throw Error(fmt::format("--dataset: must be ring or grid, got '{}'", name));
+  }
+  return d;
+}
+
+Tensor sample_toy(const ToyDataset& data, int64_t n, Generator& gen) {
+  const int64_t modes = static_cast<int64_t>(data.modes.size() / 2);
+  const std::vector<double> z = gen.normal({n, 2}, 0.0, 1.0, DType::F64).to_vector<double>();
+  const std::vector<int64_t> order = gen.permutation(n).to_vector<int64_t>();
+  std::vector<float> pts(static_cast<size_t>(2 * n));
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t k = order[static_cast<size_t>(i)] % modes;  // round-robin modes in shuffled order
+    pts[2 * i] = static_cast<float>(data.modes[2 * k] + data.sigma * z[2 * i]);
+    pts[2 * i + 1] = static_cast<float>(data.modes[2 * k + 1] + data.sigma * z[2 * i + 1]);
+  }
+  return Tensor::from_vector(pts, {n, 2});
+}
+
+Split random_split(int64_t n, double ratio, Generator& gen) {
+  const std::vector<int64_t> perm = gen.permutation(n).to_vector<int64_t>();
+  const int64_t n_train = std::clamp<int64_t>(static_cast<int64_t>(std::ceil(ratio * static_cast<double>(n) - 1e-9)),
+                                              2, n);
+  Split s;
+  s.train.assign(perm.begin(), perm.begin() + n_train);
+  s.held_out.assign(perm.begin() + n_train, perm.end());
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.held_out.begin(), s.held_out.end());
+  return s;
+}
+
+Tensor select_rows(const Tensor& points, const std::vector<int64_t>& index) {
+  return index_select(Var(points), 0, Tensor::from_vector(index)).data();
+}
+
+nlohmann::json solve_json(const ot::SemiDiscreteSolveResult& r, double eval_grad_norm, int64_t steps) {
+  nlohmann::json j = {{"converged", r.converged},   {"iterations", steps}, {"grad_norm", r.grad_norm},
+                      {"mc_samples", r.mc_samples}, {"seconds", r.seconds}};
+  if (eval_grad_norm >= 0) j["eval_grad_norm"] = eval_grad_norm;
+  return j;
+}
+
+namespace {
+
+template <class Solver, class Result>
+Result solve_with_progress(Solver& solver, const ot::SourceSampler& source, const std::string& label, bool quiet,
+                           int64_t max_iter) {
+  tools::Progress progress(label, max_iter, quiet);
+  try {
+    Result r = solver.solve(source, [&](const ot::SemiDiscreteStepStats& s) {
+      progress.update(s.step, {{"|dE|", s.grad_norm}, {"N", static_cast<double>(s.mc_samples)}});
+    });
+    progress.finish();
+    return r;
+  } catch (const Error& e) {
+    throw DivergedError(fmt::format("{}: the solver failed after {} steps: {}", label, solver.steps_done(), e.what()));
+  }
+}
+
+}  // namespace
+
+ot::HeightNetworkSolveResult solve_network(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,
+                                           const std::string& label, bool quiet) {
+  return solve_with_progress<ot::HeightNetworkSolver, ot::HeightNetworkSolveResult>(solver, source, label, quiet,
+                                                                                  solver.config().max_iter);
+}
+
+ot::SemiDiscreteSolveResult solve_free(ot::FreeHeightSolver& solver, const ot::SourceSampler& source,
+                                       const std::string& label, bool quiet) {
+  return solve_with_progress<ot::FreeHeightSolver, ot::SemiDiscreteSolveResult>(solver, source, label, quiet,
+                                                                               solver.config().max_iter);
+}
+
+}  // namespace brenier::otnet_tool

@@ -1,0 +1,131 @@
+// The otnet tool's parts (OT-Net, Li et al., "A Reusable Neural Optimal Transport Solver"; spec/algorithms.md
+// §6): the options of its subcommands (toy, reuse, domain, color), the shared run-folder protocol, seeded
+// random streams, the 2-D toy data sets, and the solver configurations they start from. main.cpp parses
+// the command line; common.cpp holds the shared helpers; toy.cpp, reuse.cpp, domain.cpp and color.cpp run
+// one experiment each and write results.json / results.md with the paper's numbers beside ours.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/random/generator.h"
+#include "ot/solvers/height_network_solver.h"
+#include "ot/solvers/semi_discrete_solver.h"
+
+namespace brenier::otnet_tool {
+
+namespace fs = std::filesystem;
+
+// A solver failed numerically (non-finite heights or gradients); 0 = fine, 1 = internal, 2 = bad input.
+inline constexpr int kExitDiverged = 3;
+
+// Options every subcommand takes.
+struct CommonOptions {
+  uint64_t seed = 0;
+  fs::path out;               // empty: runs/otnet/<experiment>/<timestamp>
+  bool quiet = false;
+  std::string device = "cpu";
+  std::vector<int64_t> hidden = {512, 512, 512};  // H_Φ widths (Table A3, spec §6.3)
+  double lr = 0;              // 0: the subcommand's default
+  double tolerance = 0;       // δ; 0: the subcommand's default
+  int64_t max_iter = 0;       // 0: the subcommand's default
+};
+
+struct ToyOptions {
+  CommonOptions common;
+  std::string dataset = "grid";
+  std::vector<double> ratios = {0.9};
+  int64_t targets = 250;        // n: samples of the data set (ours; pyOMT's toy demos use 256, §6.1)
+  int64_t samples = 2500;       // generated samples scored (ours, PacGAN-sized)
+  int64_t mode_min = 20;        // high-quality samples a mode needs to count as captured (ours)
+  double angle = 0;             // angle threshold (radians); 0: the data set's default
+  bool baseline = true;         // also run the free-height (AE-OT) solver on all targets
+  double baseline_lr = 0;       // 0: the data set's default
+};
+
+struct ReuseOptions {
+  CommonOptions common;
+  std::string dataset = "grid";
+  std::vector<double> ratios = {0.7, 0.75, 0.8, 0.85, 0.9, 0.95};
+  int64_t targets = 250;
+  double baseline_lr = 0;
+  double baseline_tolerance = 0;
+};
+
+struct DomainOptions {
+  CommonOptions common;
+  std::vector<double> ratios = {1.0, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95};
+  std::string shared;
+};
+
+struct ColorOptions {
+  CommonOptions common;
+  std::string source_image, target_image;  // empty: ../shared/data/images/china.jpg, flower.jpg
+  std::string shared;
+  int64_t size = 512;       // the square crop's side after resizing (paper: 512×512)
+  int64_t pixels = 500;     // n = N (paper §4.2)
+};
+
+// --- random streams -----------------------------------------------------------------------------------
+enum class Stream : uint64_t { Data = 0, Split = 1, Solver = 2, Generate = 3, Pixels = 4 };
+// One Philox stream per (seed, role, index), apart from other tools' streams.
+Generator stream(uint64_t seed, Stream role, uint64_t index = 0);
+// The solvers take a plain seed: derived the same way, so each (seed, role, index) gives its own solve.
+uint64_t solver_seed(uint64_t seed, uint64_t index);
+
+// --- run folder ---------------------------------------------------------------------------------------
+// Checks --device (cuda refused until brenier's CUDA backend has run on a GPU), hidden widths, lr,
+// tolerance and max_iter (0 = default).
+void validate_common(const CommonOptions& opt);
+// Checks each ratio is in (0, 1] and listed once; `flag` names the option in messages.
+void validate_ratios(const std::vector<double>& ratios, const char* flag);
+// Creates the run folder (refusing one that already holds a run) and writes config.json.
+fs::path prepare_run_folder(const CommonOptions& opt, const std::string& experiment, const nlohmann::json& options);
+nlohmann::json common_json(const CommonOptions& opt);
+std::vector<double> parse_ratio_list(const std::string& text, const char* flag);
+
+// --- toy data sets (spec §6.4) -------------------------------------------------------------------------
+struct ToyDataset {
+  std::string name;
+  std::vector<double> modes;  // flat (x, y) centres
+  double sigma = 0;           // per-coordinate standard deviation
+  double source_std = 0;      // the normal source N(0, source_std² I): RMS of the centres' coordinates (ours)
+  double angle = 0;           // default angle threshold for the piecewise-linear extension (ours, see toy.cpp)
+  double baseline_lr = 0;     // free-height solver's Adam lr (ours, scaled to the heights' spread)
+};
+ToyDataset toy_dataset(const std::string& name);
+// n samples, modes assigned round-robin (balanced: ⌊n/K⌋ or ⌈n/K⌉ per mode) and then shuffled: f32 [n, 2].
+Tensor sample_toy(const ToyDataset& data, int64_t n, Generator& gen);
+
+// --- solving ------------------------------------------------------------------------------------------
+// Index sets of a random split: the first ⌈r·n⌉ of a permutation train, the rest are held out.
+struct Split {
+  std::vector<int64_t> train, held_out;
+};
+Split random_split(int64_t n, double ratio, Generator& gen);
+Tensor select_rows(const Tensor& points, const std::vector<int64_t>& index);
+
+// A solver failed numerically (a brenier::Error thrown inside solve()): exit 3.
+struct DivergedError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Summary of one solve, as results.json records it.
+nlohmann::json solve_json(const ot::SemiDiscreteSolveResult& r, double eval_grad_norm, int64_t steps);
+
+// Runs a solver's solve() with a progress line and turns numerical failures into DivergedError.
+ot::HeightNetworkSolveResult solve_network(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,
+                                           const std::string& label, bool quiet);
+ot::SemiDiscreteSolveResult solve_free(ot::FreeHeightSolver& solver, const ot::SourceSampler& source,
+                                       const std::string& label, bool quiet);
+
+int run_toy(const ToyOptions& options);
+int run_reuse(const ReuseOptions& options);
+int run_domain(const DomainOptions& options);
+int run_color(const ColorOptions& options);
+
+}  // namespace brenier::otnet_tool

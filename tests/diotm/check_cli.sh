@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The diotm tool from the outside: bad input exits 2 with a message naming the flag; a tiny gaussian run
+# writes config.json, results.json (per dimension l2uvp_fwd and l2uvp_inv), results.md with the documented
+# choices, metrics.jsonl and a checkpoint; --resume re-scores a finished run to the same numbers, and a run
+# resumed from a mid-run checkpoint scores exactly like an uninterrupted one; tiny toy and lambda runs write
+# their W2 keys and figures.
+#   check_cli.sh DIOTM_BINARY
+set -uo pipefail
+bin=$(realpath "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect CODE PATTERN ARGS...: runs diotm with ARGS, checks the exit code and that stdout+stderr match PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 2
+  local out rc
+  out=$("$bin" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "diotm $* exited $rc, expected $code; output:"$'\n'"$out"
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    fail "diotm $*: output does not match /$pattern/:"$'\n'"$out"
+  fi
+}
+
+tiny=(--iters 4 --batch 32 --quiet)
+
+# --- bad input: exit code 2 and a message naming the flag ---------------------------------------------
+expect 0 'gaussian' --help
+expect 0 'time sampling' gaussian --help
+expect 0 'moon-spiral' toy --help
+expect 2 'subcommand' --iters 5
+expect 2 'CUDA backend has not yet run on a GPU' gaussian --device cuda "${tiny[@]}" --out "$tmp/x"
+expect 2 'listed twice' gaussian --dims 2,2 "${tiny[@]}" --out "$tmp/x"
+expect 2 'dims' gaussian --dims 2,x "${tiny[@]}" --out "$tmp/x"
+expect 2 '--iters: must be >= 1, got 0' gaussian --dims 2 --iters 0 --out "$tmp/x"
+expect 2 'iters' gaussian --dims 2 --iters abc --out "$tmp/x"
+expect 2 '--batch: must be >= 1' gaussian --dims 2 --iters 2 --batch 0 --out "$tmp/x"
+expect 2 'regularizer' gaussian --dims 2 --regularizer r2 "${tiny[@]}" --out "$tmp/x"
+expect 2 'hjb-norm' gaussian --dims 2 --hjb-norm l1 "${tiny[@]}" --out "$tmp/x"
+expect 2 '--lambda: must be finite and >= 0' gaussian --dims 2 --lambda -1 "${tiny[@]}" --out "$tmp/x"
+expect 2 '--alpha: must be finite and > 0' gaussian --dims 2 --alpha 0 "${tiny[@]}" --out "$tmp/x"
+expect 2 '--kv: must be >= 1' gaussian --dims 2 --kv 0 "${tiny[@]}" --out "$tmp/x"
+expect 2 '--dataset: must be one of' toy --dataset swiss "${tiny[@]}" --out "$tmp/x"
+expect 2 "--variants: 'hjb' is listed twice" toy --dataset 8g --variants hjb,hjb "${tiny[@]}" --out "$tmp/x"
+expect 2 '--eval-samples: must be in' toy --dataset 8g --eval-samples 1 "${tiny[@]}" --out "$tmp/x"
+expect 2 "--lambdas: 'x' is not a number" lambda --lambdas 0,x "${tiny[@]}" --out "$tmp/x"
+expect 2 '--lambdas: weights must be finite and >= 0' lambda --lambdas -1 "${tiny[@]}" --out "$tmp/x"
+expect 2 '--regularizer: lambda needs hjb or r1' lambda --regularizer none "${tiny[@]}" --out "$tmp/x"
+expect 2 '--resume: needs --out' gaussian --dims 2 "${tiny[@]}" --resume
+mkdir -p "$tmp/empty"
+expect 2 'holds no diotm run' gaussian --dims 2 "${tiny[@]}" --resume --out "$tmp/empty"
+[ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
+
+# The per-dim scores of results.json (python-free: grep the indented keys).
+scores() {
+  sed -n '/^  "results"/,$p' "$1/results.json" | grep -E '^      "(l2uvp_fwd|l2uvp_inv|w2_fwd|w2_inv)"'
+}
+
+# --- a tiny real gaussian run ---------------------------------------------------------------------------
+run="$tmp/run"
+expect 0 'dim 2: L2-UVP fwd' gaussian --dims 2 "${tiny[@]}" --seed 3 --out "$run"
+for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safetensors; do
+  [ -s "$run/$f" ] || fail "the gaussian run did not write $f"
+done
+for key in '"l2uvp_fwd"' '"l2uvp_inv"' '"l2uvp_identity"' '"status": "done"' '"experiment": "gaussian"' '"iters": 4'; do
+  grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
+done
+for text in 'time sampling' 'λ = 0.1' 'abs residual' 'α = 0.5' 'Bures'; do
+  grep -q -- "$text" "$run/results.md" || fail "results.md does not document '$text'"
+done
+first=$(scores "$run")
+[ "$(grep -cE ': -?[0-9.eE+-]+,?$' <<<"$first")" = 2 ] || fail "results.json's scores are not 2 numbers:"$'\n'"$first"
+expect 2 'already holds a run' gaussian --dims 2 "${tiny[@]}" --seed 3 --out "$run"
+expect 2 'used seed 3' gaussian --dims 2 "${tiny[@]}" --seed 4 --out "$run" --resume
+expect 0 'dim 2' gaussian --dims 2 "${tiny[@]}" --seed 3 --out "$run" --resume
+[ "$(scores "$run")" = "$first" ] || fail "--resume re-scored as"$'\n'"$(scores "$run")"$'\n'"the first run as"$'\n'"$first"
+
+# Resuming from the step-3 checkpoint trains exactly the networks of an uninterrupted 6-step run.
+expect 0 '' gaussian --dims 2 --iters 6 --batch 32 --quiet --checkpoint-every 3 --out "$tmp/straight"
+expect 0 '' gaussian --dims 2 --iters 3 --batch 32 --quiet --checkpoint-every 3 --out "$tmp/split"
+expect 0 '' gaussian --dims 2 --iters 6 --batch 32 --quiet --checkpoint-every 3 --out "$tmp/split" --resume
+grep -q '"resumed": true' "$tmp/split/results.json" || fail "the resumed run does not say it resumed"
+[ "$(scores "$tmp/straight")" = "$(scores "$tmp/split")" ] ||
+  fail "a run resumed at step 3 scored"$'\n'"$(scores "$tmp/split")"$'\n'"an uninterrupted one"$'\n'"$(scores "$tmp/straight")"
+
+# A diverging run (absurd learning rates) exits 3, names the step and records it.
+expect 3 'training diverged at step' gaussian --dims 2 "${tiny[@]}" --lr-map 1e12 --lr-potential 1e12 --out "$tmp/div"
+grep -q '"diverged": true' "$tmp/div/results.json" || fail "the diverged run's results.json does not say so"
+grep -q 'dim 2 diverged' "$tmp/div/results.md" || fail "the diverged run's results.md does not say so"
+
+# --- tiny toy and lambda runs ---------------------------------------------------------------------------
+expect 0 '8g-hjb: W2 fwd' toy --dataset 8g --variants hjb,none "${tiny[@]}" --eval-samples 40 --out "$tmp/toy"
+for key in '"w2_fwd"' '"w2_inv"' '"identity_w2"' '"floor_w2"' '"hjb_at_or_below_none"' '"status": "done"'; do
+  grep -q -- "$key" "$tmp/toy/results.json" || fail "toy results.json has no $key"
+done
+for f in figures/8g-hjb.png figures/8g-none.png checkpoints/8g-hjb.safetensors; do
+  [ -s "$tmp/toy/$f" ] || fail "the toy run did not write $f"
+done
+grep -q 'floor' "$tmp/toy/results.md" || fail "toy results.md does not explain the floor"
+expect 0 'moon-spiral-hjb-lambda1: W2 fwd' lambda --dataset moon-spiral --lambdas 0,1 "${tiny[@]}" --eval-samples 40 \
+  --out "$tmp/lambda"
+grep -q '"hjb-lambda0"' "$tmp/lambda/results.json" || fail "lambda results.json has no hjb-lambda0 entry"
+[ -s "$tmp/lambda/figures/moon-spiral-hjb-lambda1.png" ] || fail "the lambda run did not write its figure"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "all diotm CLI checks passed"

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The nctm tool from the outside: bad flags exit 2 with a message naming the flag; a tiny gaussian run writes
+# config.json, results.json (seen / unseen / beyond with l2uvp), results.md, metrics.jsonl and a checkpoint;
+# --resume of a finished run re-scores it to the same numbers; a run resumed from a mid-run checkpoint
+# scores exactly like an uninterrupted one; a tiny ablation run writes its table.
+#   check_cli.sh NCTM_BINARY
+set -uo pipefail
+bin=$(realpath "$1")
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+  echo "FAIL: $*"
+  failures=$((failures + 1))
+}
+
+# expect CODE PATTERN ARGS...: runs nctm with ARGS, checks the exit code and that stdout+stderr match PATTERN.
+expect() {
+  local code=$1 pattern=$2
+  shift 2
+  local out rc
+  out=$("$bin" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    fail "nctm $* exited $rc, expected $code; output:"$'\n'"$out"
+  elif ! grep -Eq -- "$pattern" <<<"$out"; then
+    fail "nctm $*: output does not match /$pattern/:"$'\n'"$out"
+  fi
+}
+
+tiny=(--dim 2 --pretrain-steps 3 --warmup-steps 2 --batch 16 --width 8 --classes 2 --eval-samples 32 --quiet)
+
+# --- bad input: exit code 2 and a message naming the flag --------------------------------------------
+expect 0 'conditioning' gaussian --help
+expect 2 'subcommand' --iters 5
+expect 2 'conditioning' gaussian --conditioning adain "${tiny[@]}" --iters 2 --out "$tmp/x"
+expect 2 'encoding' gaussian --encoding sinus "${tiny[@]}" --iters 2 --out "$tmp/x"
+expect 2 'device cuda' gaussian --device cuda "${tiny[@]}" --iters 2 --out "$tmp/x"
+expect 2 '--dims: dimension 2 is listed twice' gaussian --dims 2,2 --iters 2 --out "$tmp/x"
+expect 2 '--dims: dimensions must be >= 2, got 1' gaussian --dims 1 --iters 2 --out "$tmp/x"
+expect 2 '--dims' gaussian --dims 2,x --iters 2 --out "$tmp/x"
+expect 2 '--iters: must be >= 1, got 0' gaussian "${tiny[@]}" --iters 0 --out "$tmp/x"
+expect 2 'iters' gaussian "${tiny[@]}" --iters abc --out "$tmp/x"
+expect 2 '--map-lr: must be > 0' gaussian "${tiny[@]}" --map-lr 0 --out "$tmp/x"
+expect 2 '--batch: must be >= 1' gaussian --dim 2 --batch 0 --iters 2 --out "$tmp/x"
+expect 2 '--resume: needs --out' gaussian "${tiny[@]}" --resume
+expect 2 '--dims: the ablation runs at one dimension' ablation --dims 2,4 --iters 2 --out "$tmp/x"
+mkdir -p "$tmp/empty"
+expect 2 'holds no nctm run' gaussian "${tiny[@]}" --resume --out "$tmp/empty"
+[ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
+
+scores() { grep -E '"l2uvp"' "$1/results.json"; }
+
+# --- a tiny real gaussian run ------------------------------------------------------------------------
+run="$tmp/run"
+expect 0 'dim 2: L2-UVP seen' gaussian "${tiny[@]}" --iters 4 --seed 3 --out "$run"
+for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safetensors; do
+  [ -s "$run/$f" ] || fail "the run did not write $f"
+done
+for key in '"seen"' '"unseen"' '"beyond"' '"l2uvp"' '"identity_l2uvp"' '"status": "done"' '"experiment": "gaussian"' \
+  '"unseen_over_seen"' '"iters": 4'; do
+  grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
+done
+grep -q 'not public here' "$run/results.md" || fail "results.md does not say the paper's data are not public"
+first=$(scores "$run")
+expect 2 'already holds a run' gaussian "${tiny[@]}" --iters 4 --seed 3 --out "$run"
+expect 2 'used seed 3' gaussian "${tiny[@]}" --iters 4 --seed 4 --out "$run" --resume
+expect 0 're-scoring|L2-UVP' gaussian "${tiny[@]}" --iters 4 --seed 3 --out "$run" --resume
+[ "$(scores "$run")" = "$first" ] || fail "re-scoring a finished run changed its numbers"
+
+# A run stopped at its mid-run checkpoint (step 6 of 9) and resumed scores exactly like the uninterrupted one.
+full="$tmp/full" part="$tmp/part"
+expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 4 --seed 5 --checkpoint-every 6 --out "$full"
+expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 4 --seed 5 --checkpoint-every 6 --out "$part"
+# Roll the second run back to its step-6 checkpoint: train again from scratch with iters 1 (total 6) into a
+# scratch folder and copy that checkpoint over.
+mid="$tmp/mid"
+expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 1 --seed 5 --checkpoint-every 6 --out "$mid"
+cp "$mid/checkpoints/dim2.safetensors" "$part/checkpoints/dim2.safetensors"
+expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 4 --seed 5 --checkpoint-every 6 --out "$part" --resume
+[ "$(scores "$part")" = "$(scores "$full")" ] || fail "a resumed run scores differently from an uninterrupted one"
+
+# --- a tiny ablation run -----------------------------------------------------------------------------
+abl="$tmp/abl"
+expect 0 'reference' ablation "${tiny[@]}" --iters 2 --out "$abl"
+for v in reference concat film scalar fourier no-pretrain shared; do
+  grep -q "\"label\": \"$v\"" "$abl/results.json" || fail "ablation results.json lacks variant $v"
+  grep -q "| $v " "$abl/results.md" || fail "ablation results.md lacks variant $v"
+done
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi
+echo "nctm-cli: all checks passed"

@@ -1,0 +1,87 @@
+// nctm: Neural Conditional Transport Maps (arXiv 2505.15808; spec/algorithms.md §5), one subcommand per
+// experiment:
+//
+//   nctm gaussian --dims 2,8,32 --out runs/g [--iters 2000] [--conditioning hypernet|concat|film]
+//                 [--encoding positional|scalar|fourier] [--shared-encoder] [--resume]
+//   nctm ablation --dim 8 --out runs/a [--iters 2000] [--resume]
+//
+// This file only parses the command line; the work is in gaussian.cpp, ablation.cpp and common.cpp.
+#include <fmt/format.h>
+
+#include "tools/common/cli.h"
+#include "tools/nctm/tool.h"
+
+using namespace brenier;
+using namespace brenier::nctm_tool;
+
+namespace {
+
+// Flags every subcommand takes; `dims_text` and `out_text` are parsed after CLI11 is done.
+void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::string& out_text,
+                const char* default_dims) {
+  cmd->add_option("--dims,--dim", dims_text, "comma-separated dimensions (>= 2)")->default_str(default_dims);
+  cmd->add_option("--iters", opt.iters, "alternating steps, each K_T map updates + 1 critic update")
+      ->capture_default_str();
+  cmd->add_option("--pretrain-steps", opt.pretrain_steps, "identity pre-training steps of T (spec §5.2: >= 500)")
+      ->capture_default_str();
+  cmd->add_option("--warmup-steps", opt.warmup_steps, "critic warm-up steps with T frozen")->capture_default_str();
+  cmd->add_option("--batch", opt.batch, "points per update")->capture_default_str();
+  cmd->add_option("--map-steps", opt.map_steps, "K_T: map updates per critic update (spec §5.2: 4-6)")
+      ->capture_default_str();
+  cmd->add_option("--map-lr", opt.map_lr, "Adam lr of T (spec §5.1: 1e-4)")->capture_default_str();
+  cmd->add_option("--critic-lr", opt.critic_lr, "Adam lr of f (spec §5.1: 1e-4)")->capture_default_str();
+  cmd->add_option("--weight-decay", opt.weight_decay, "AdamW weight decay (spec §5.2: 0.03)")->capture_default_str();
+  cmd->add_option("--width", opt.width, "hidden width of T and f")->capture_default_str();
+  cmd->add_option("--classes", opt.classes, "discrete classes of the condition")->capture_default_str();
+  cmd->add_option("--eval-samples", opt.eval_samples, "source points per scored condition")->capture_default_str();
+  cmd->add_option("--seed", opt.seed, "seeds the networks, the family, batches and evaluation samples")
+      ->capture_default_str();
+  cmd->add_option("--out", out_text, "run folder (default: runs/nctm/<experiment>/<timestamp>)");
+  cmd->add_flag("--resume", opt.resume, "continue the run in --out from its checkpoints (finished runs are re-scored)");
+  cmd->add_option("--device", opt.device, "cpu, or cuda (refused until the CUDA backend has run on a GPU)")
+      ->capture_default_str();
+  cmd->add_option("--checkpoint-every", opt.checkpoint_every, "steps between checkpoints and metrics.jsonl records")
+      ->capture_default_str();
+  cmd->add_flag("--quiet", opt.quiet, "no progress lines");
+  cmd->footer(fmt::format(
+      "Writes config.json, metrics.jsonl, results.json, results.md and checkpoints/ into --out.\n"
+      "Exit codes: 0 done, 2 bad input, {} training diverged (the last good checkpoint is scored), 1 internal error.",
+      kExitDiverged));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"nctm: neural conditional transport maps (NCTM, arXiv 2505.15808), one subcommand per experiment"};
+  app.require_subcommand(1);
+
+  CommonOptions gaussian;
+  std::string g_dims = "2,8,32", g_out;
+  CLI::App* g_cmd = app.add_subcommand(
+      "gaussian", "conditional Gaussian targets N(m(k, s), Sigma(k, s)): L2-UVP on seen and unseen conditions");
+  add_common(g_cmd, gaussian, g_dims, g_out, "2,8,32");
+  g_cmd->add_option("--conditioning", gaussian.conditioning, "hypernet (the paper's), concat or film")
+      ->check(CLI::IsMember({"hypernet", "concat", "film"}))
+      ->capture_default_str();
+  g_cmd->add_option("--encoding", gaussian.encoding, "encoding of s: positional (the paper's), scalar or fourier")
+      ->check(CLI::IsMember({"positional", "scalar", "fourier"}))
+      ->capture_default_str();
+  g_cmd->add_flag("--shared-encoder", gaussian.shared_encoder, "one condition encoder for T and f (spec §5.2: separate)");
+
+  AblationOptions ablation;
+  std::string a_dims = "8", a_out;
+  CLI::App* a_cmd = app.add_subcommand(
+      "ablation", "hypernet / concat / FiLM, positional / scalar / Fourier, pre-training, shared encoders: one table");
+  add_common(a_cmd, ablation.common, a_dims, a_out, "8");
+
+  return tools::run_cli(app, argc, argv, [&] {
+    if (g_cmd->parsed()) {
+      gaussian.dims = tools::parse_int_list(g_dims, "--dims");
+      gaussian.out = g_out;
+      return run_gaussian(gaussian);
+    }
+    ablation.common.dims = tools::parse_int_list(a_dims, "--dims");
+    ablation.common.out = a_out;
+    return run_ablation(ablation);
+  });
+}

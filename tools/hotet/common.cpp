@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "tools/common/run_folder.h"
 #include "tools/hotet/tool.h"
 
 namespace brenier::hotet_tool {
@@ -66,38 +67,7 @@ void validate_common(const CommonOptions& opt, const char* experiment) {
 
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment) {
-  const fs::path config_file = out / "config.json";
-  if (!opt.resume) {
-    BRENIER_CHECK(!fs::exists(config_file),
-                  "--out: '{}' already holds a run (config.json); pass --resume to continue it, or choose another "
-                  "folder",
-                  out.string());
-  } else {
-    BRENIER_CHECK(fs::is_regular_file(config_file),
-                  "--resume: '{}' holds no hotet run to continue (no config.json); run without --resume first",
-                  out.string());
-    nlohmann::json previous;
-    try {
-      std::ifstream in(config_file);
-      previous = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("--resume: '{}' is not a hotet config.json: {}", config_file.string(), e.what()));
-    }
-    BRENIER_CHECK(previous.value("experiment", "") == experiment,
-                  "--resume: the run in '{}' is a '{}' run, not '{}'", out.string(), previous.value("experiment", "?"),
-                  experiment);
-    const nlohmann::json& before = previous["options"];
-    for (const std::string& key : keys)
-      BRENIER_CHECK(before.contains(key) && before[key] == options_json[key],
-                    "--resume: the run in '{}' used {} {}, but this command asks for {}; resume with the same value",
-                    out.string(), key, before.contains(key) ? before[key].dump() : "(unknown)",
-                    options_json[key].dump());
-  }
-  for (const fs::path& dir : {out, out / "checkpoints"}) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    BRENIER_CHECK(!ec, "--out: cannot create '{}': {}", dir.string(), ec.message());
-  }
+  tools::prepare_run_folder("hotet", experiment, out, opt.resume, options_json, keys, {"checkpoints"});
 }
 
 double recorded_seconds(const fs::path& metrics, int64_t dim, int64_t step) {

@@ -14,6 +14,7 @@
 #include "engine/ops/ops.h"
 #include "ot/metrics/gaussian_w2.h"
 #include "ot/metrics/l2_uvp.h"
+#include "tools/common/run_folder.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
 #include "tools/nctm/tool.h"
@@ -154,37 +155,7 @@ void validate_common(const CommonOptions& opt, const char* experiment) {
 
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment) {
-  const fs::path config_file = out / "config.json";
-  if (!opt.resume) {
-    BRENIER_CHECK(!fs::exists(config_file),
-                  "--out: '{}' already holds a run (config.json); pass --resume to continue it, or choose another "
-                  "folder",
-                  out.string());
-  } else {
-    BRENIER_CHECK(fs::is_regular_file(config_file),
-                  "--resume: '{}' holds no nctm run to continue (no config.json); run without --resume first",
-                  out.string());
-    nlohmann::json previous;
-    try {
-      std::ifstream in(config_file);
-      previous = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception& e) {
-      throw Error(fmt::format("--resume: '{}' is not an nctm config.json: {}", config_file.string(), e.what()));
-    }
-    BRENIER_CHECK(previous.value("experiment", "") == experiment, "--resume: the run in '{}' is a '{}' run, not '{}'",
-                  out.string(), previous.value("experiment", "?"), experiment);
-    const nlohmann::json& before = previous["options"];
-    for (const std::string& key : keys)
-      BRENIER_CHECK(before.contains(key) && before[key] == options_json[key],
-                    "--resume: the run in '{}' used {} {}, but this command asks for {}; resume with the same value",
-                    out.string(), key, before.contains(key) ? before[key].dump() : "(unknown)",
-                    options_json[key].dump());
-  }
-  for (const fs::path& dir : {out, out / "checkpoints"}) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    BRENIER_CHECK(!ec, "--out: cannot create '{}': {}", dir.string(), ec.message());
-  }
+  tools::prepare_run_folder("nctm", experiment, out, opt.resume, options_json, keys, {"checkpoints"});
 }
 
 nlohmann::json common_json(const CommonOptions& opt) {

@@ -9,28 +9,7 @@ set -uo pipefail
 bin=$(realpath "$1")
 src=$(realpath "$2")
 shared=${BRENIER_SHARED:-$src/../shared}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# expect CODE PATTERN ARGS...: runs hotet with ARGS, checks the exit code and that stdout+stderr match PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "hotet $* exited $rc, expected $code; output:"$'\n'"$out"
-  elif ! grep -Eq -- "$pattern" <<<"$out"; then
-    fail "hotet $*: output does not match /$pattern/:"$'\n'"$out"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_checks.sh"
 
 # A tiny model and data set: one transformer block, 32-point batches, few sources and samples.
 tiny=(--dim 2 --batch 32 --train-sources 10 --test-sources 3 --eval-train-sources 2 --eval-samples 64

@@ -6,28 +6,7 @@
 #   check_cli.sh NCTM_BINARY
 set -uo pipefail
 bin=$(realpath "$1")
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# expect CODE PATTERN ARGS...: runs nctm with ARGS, checks the exit code and that stdout+stderr match PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "nctm $* exited $rc, expected $code; output:"$'\n'"$out"
-  elif ! grep -Eq -- "$pattern" <<<"$out"; then
-    fail "nctm $*: output does not match /$pattern/:"$'\n'"$out"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_checks.sh"
 
 tiny=(--dim 2 --pretrain-steps 3 --warmup-steps 2 --batch 16 --width 8 --classes 2 --eval-samples 32 --quiet)
 

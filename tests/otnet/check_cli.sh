@@ -8,28 +8,7 @@ set -uo pipefail
 bin=$(realpath "$1")
 src=$(realpath "$2")
 shared=${BRENIER_SHARED:-$src/../shared}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# expect CODE PATTERN ARGS...: runs otnet with ARGS, checks the exit code and that stdout+stderr match PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "otnet $* exited $rc, expected $code; output:"$'\n'"$out"
-  elif ! grep -Eq -- "$pattern" <<<"$out"; then
-    fail "otnet $*: output does not match /$pattern/:"$'\n'"$out"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_checks.sh"
 
 # has_keys FILE KEY...: each KEY (a literal string such as '"modes"') occurs in FILE.
 has_keys() {

@@ -14,29 +14,7 @@ if [ ! -f "$shared/data/w2bench/manifest.json" ]; then
   echo "shared data folder '$shared' not found (set BRENIER_SHARED); skipped"
   exit 77
 fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-
-fail() {
-  echo "FAIL: $*"
-  failures=$((failures + 1))
-}
-
-# expect CODE PATTERN ARGS...: runs w2bench with ARGS, checks its exit code and that its output
-# (stdout and stderr together) matches the extended regular expression PATTERN.
-expect() {
-  local code=$1 pattern=$2
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    fail "w2bench $* exited $rc, expected $code; output:"$'\n'"$out"
-  elif ! grep -Eq -- "$pattern" <<<"$out"; then
-    fail "w2bench $*: output does not match /$pattern/:"$'\n'"$out"
-  fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/../support/cli_checks.sh"
 
 # --- bad input: exit code 2 and a message --------------------------------------------------------
 expect 0 'push' --help

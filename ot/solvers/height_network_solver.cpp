@@ -90,14 +90,7 @@ SemiDiscreteStepStats HeightNetworkSolver::step(const SourceSampler& source) {
   frozen_ = false;  // the statistics go stale with the update below
   EnergyGradient g = estimate_energy_gradient(source, gen_, adaptive_.batches(), config_.monte_carlo.batch_size,
                                               targets_, h.data(), weights_, config_.cells);
-  SemiDiscreteStepStats stats;
-  stats.step = ++steps_;
-  stats.grad_norm = g.norm;
-  stats.max_error_ratio = g.max_error_ratio;
-  stats.empty_cells = g.empty_cells;
-  stats.energy = g.energy;
-  stats.mc_samples = g.samples;
-  stats.converged = g.norm < config_.tolerance;
+  SemiDiscreteStepStats stats = step_stats(g, ++steps_, config_.tolerance);
   if (!stats.converged) {
     adam_->zero_grad();
     if (batches.empty()) {
@@ -125,16 +118,7 @@ HeightNetworkSolveResult HeightNetworkSolver::solve(const SourceSampler& source,
                                                     const std::function<void(const SemiDiscreteStepStats&)>& on_step) {
   const auto start = std::chrono::steady_clock::now();
   HeightNetworkSolveResult result;
-  while (result.iterations < config_.max_iter) {
-    SemiDiscreteStepStats stats = step(source);
-    ++result.iterations;
-    result.grad_norm = stats.grad_norm;
-    if (on_step) on_step(stats);
-    if (stats.converged) {
-      result.converged = true;
-      break;
-    }
-  }
+  run_until_converged([&] { return step(source); }, config_.max_iter, on_step, result);
   freeze_statistics();
   const EnergyGradient eval = estimate_energy_gradient(source, gen_, adaptive_.batches(),
                                                        config_.monte_carlo.batch_size, targets_,

@@ -132,4 +132,31 @@ EnergyGradient estimate_energy_gradient(const SourceSampler& sampler, Generator&
   return out;
 }
 
+SemiDiscreteStepStats step_stats(const EnergyGradient& g, int64_t step, double tolerance) {
+  SemiDiscreteStepStats stats;
+  stats.step = step;
+  stats.grad_norm = g.norm;
+  stats.max_error_ratio = g.max_error_ratio;
+  stats.empty_cells = g.empty_cells;
+  stats.energy = g.energy;
+  stats.mc_samples = g.samples;
+  stats.converged = g.norm < tolerance;
+  return stats;
+}
+
+void run_until_converged(const std::function<SemiDiscreteStepStats()>& step, int64_t max_iter,
+                         const std::function<void(const SemiDiscreteStepStats&)>& on_step,
+                         SemiDiscreteSolveResult& result) {
+  while (result.iterations < max_iter) {
+    const SemiDiscreteStepStats stats = step();
+    ++result.iterations;
+    result.grad_norm = stats.grad_norm;
+    if (on_step) on_step(stats);
+    if (stats.converged) {
+      result.converged = true;
+      return;
+    }
+  }
+}
+
 }  // namespace brenier::ot

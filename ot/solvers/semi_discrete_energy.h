@@ -10,6 +10,7 @@
 // with pseudo-random points (see ot/samplers/source_samplers.h), which the doubling reaches by itself.
 #pragma once
 #include <cstdint>
+#include <functional>
 
 #include "engine/random/generator.h"
 #include "ot/samplers/source_samplers.h"
@@ -93,5 +94,15 @@ struct SemiDiscreteSolveResult {
   int64_t mc_samples = 0;   // per step at the end (after any doubling)
   double seconds = 0;       // wall time of the solve() call
 };
+
+// The statistics of a step taken at estimate `g`, numbered `step`, converged when ‖g‖ < tolerance (the
+// caller fills batches_doubled and seconds).
+SemiDiscreteStepStats step_stats(const EnergyGradient& g, int64_t step, double tolerance);
+
+// Both solvers' loop: `step()` until a step reports converged or `max_iter` steps ran, each step shown to
+// `on_step`; fills converged, iterations and grad_norm of `result`.
+void run_until_converged(const std::function<SemiDiscreteStepStats()>& step, int64_t max_iter,
+                         const std::function<void(const SemiDiscreteStepStats&)>& on_step,
+                         SemiDiscreteSolveResult& result);
 
 }  // namespace brenier::ot

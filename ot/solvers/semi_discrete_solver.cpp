@@ -62,14 +62,7 @@ SemiDiscreteStepStats FreeHeightSolver::step(const SourceSampler& source) {
   const auto start = std::chrono::steady_clock::now();
   EnergyGradient g = estimate_energy_gradient(source, gen_, adaptive_.batches(), config_.monte_carlo.batch_size,
                                               targets_, heights_.data(), weights_, config_.cells);
-  SemiDiscreteStepStats stats;
-  stats.step = ++steps_;
-  stats.grad_norm = g.norm;
-  stats.max_error_ratio = g.max_error_ratio;
-  stats.empty_cells = g.empty_cells;
-  stats.energy = g.energy;
-  stats.mc_samples = g.samples;
-  stats.converged = g.norm < config_.tolerance;
+  SemiDiscreteStepStats stats = step_stats(g, ++steps_, config_.tolerance);
   if (!stats.converged) {
     heights_.set_grad(g.gradient);
     adam_->step();
@@ -83,16 +76,7 @@ SemiDiscreteSolveResult FreeHeightSolver::solve(const SourceSampler& source,
                                                 const std::function<void(const SemiDiscreteStepStats&)>& on_step) {
   const auto start = std::chrono::steady_clock::now();
   SemiDiscreteSolveResult result;
-  while (result.iterations < config_.max_iter) {
-    SemiDiscreteStepStats stats = step(source);
-    ++result.iterations;
-    result.grad_norm = stats.grad_norm;
-    if (on_step) on_step(stats);
-    if (stats.converged) {
-      result.converged = true;
-      break;
-    }
-  }
+  run_until_converged([&] { return step(source); }, config_.max_iter, on_step, result);
   result.mc_samples = adaptive_.batches() * config_.monte_carlo.batch_size;
   result.seconds = seconds_since(start);
   return result;

@@ -1,4 +1,5 @@
 // DIOTM's solver: alternating potential and map updates, maps, checkpoints (see diotm.h).
+#include "ot/solvers/checkpoint_names.h"
 #include "ot/solvers/diotm.h"
 
 #include <cmath>
@@ -14,15 +15,6 @@ namespace brenier::ot {
 namespace {
 
 constexpr const char* kStep = "DiotmSolver::step";
-
-std::string join_sizes(const std::vector<int64_t>& sizes) { return fmt::format("{}", fmt::join(sizes, ",")); }
-
-nn::NamedTensors with_prefix(const std::map<std::string, Tensor>& all, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : all)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 // Everything a step changes before its last gradient check, so a failure can put it back.
 struct Snapshot {

@@ -1,5 +1,6 @@
 // HotetSolver: batched MM-B / MMv2 steps over embeddings and hypernetworks, prediction, checkpoints
 // (see hotet.h).
+#include "ot/solvers/checkpoint_names.h"
 #include "ot/solvers/hotet.h"
 #include "ot/solvers/checked_gradients.h"
 
@@ -17,15 +18,6 @@ namespace brenier::ot {
 namespace {
 
 constexpr const char* kStep = "HotetSolver::step";
-
-std::string join_sizes(const std::vector<int64_t>& sizes) { return fmt::format("{}", fmt::join(sizes, ",")); }
-
-nn::NamedTensors with_prefix(const std::map<std::string, Tensor>& all, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : all)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 Var detach(const Var& v) { return v.defined() ? Var(v.data()) : Var(); }
 

@@ -1,5 +1,6 @@
 // NctmSolver: the NOT max–min objective on conditional networks, its two-phase schedule and checkpoints
 // (see nctm.h).
+#include "ot/solvers/checkpoint_names.h"
 #include "ot/solvers/nctm.h"
 
 #include <cmath>
@@ -14,13 +15,6 @@ namespace brenier::ot {
 namespace {
 
 constexpr const char* kWho = "NctmSolver::train_step";
-
-nn::NamedTensors with_prefix(const std::map<std::string, Tensor>& all, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : all)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
 
 // Rows repeated `times` each, i-major: [n, k] → [n·times, k].
 Var repeat_rows(const Var& v, int64_t times) {

@@ -1,4 +1,5 @@
 // The W2 benchmark's solvers on DenseICNN potentials: steps, pre-training, maps, checkpoints (see w2_solver.h).
+#include "ot/solvers/checkpoint_names.h"
 #include "ot/solvers/w2_solver.h"
 #include "ot/solvers/checked_gradients.h"
 #include "ot/solvers/chunked_map.h"
@@ -21,16 +22,7 @@ namespace {
 
 constexpr const char* kStep = "W2Solver::step";
 
-std::string join_sizes(const std::vector<int64_t>& sizes) { return fmt::format("{}", fmt::join(sizes, ",")); }
-
 // Entries of `all` whose name starts with `prefix`, with the prefix removed.
-nn::NamedTensors with_prefix(const std::map<std::string, Tensor>& all, const std::string& prefix) {
-  nn::NamedTensors out;
-  for (const auto& [name, t] : all)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
-}
-
 std::vector<Var> concat_params(const DenseIcnn& a, const DenseIcnn& b) {
   std::vector<Var> params = a.parameters();
   for (const Var& p : b.parameters()) params.push_back(p);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
@@ -16,13 +17,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// SplitMix64's finalizer: turns (seed, unit, role) into well-separated Philox keys.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using tools::mix;  // tools/common/seed_mix.h
 
 // The cumulative seconds metrics.jsonl recorded for `unit` at `step` (0 when none).
 double recorded_seconds(const fs::path& metrics, const std::string& unit, int64_t step) {

@@ -5,19 +5,14 @@
 #include <algorithm>
 #include <fstream>
 
+#include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/hotet/tool.h"
 
 namespace brenier::hotet_tool {
 namespace {
 
-// SplitMix64's finalizer: turns (seed, dim, role) into well-separated Philox keys.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using tools::mix;  // tools/common/seed_mix.h
 
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "engine/ops/ops.h"
 #include "ot/metrics/gaussian_w2.h"
 #include "ot/metrics/l2_uvp.h"
+#include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
@@ -24,13 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// SplitMix64's finalizer: turns (seed, dim, role) into well-separated Philox keys.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using tools::mix;  // tools/common/seed_mix.h
 
 uint64_t training_offset(int64_t step) { return static_cast<uint64_t>(step) << 36; }
 

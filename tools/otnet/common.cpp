@@ -8,6 +8,7 @@
 #include <numbers>
 
 #include "engine/ops/ops.h"
+#include "tools/common/seed_mix.h"
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
@@ -16,13 +17,7 @@
 namespace brenier::otnet_tool {
 namespace {
 
-// SplitMix64's finalizer: turns (seed, role, index) into well-separated Philox keys.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using tools::mix;  // tools/common/seed_mix.h
 
 // The tag keeps otnet's streams apart from other tools' streams of the same seed.
 constexpr uint64_t kTag = 0x07E7ULL << 44;

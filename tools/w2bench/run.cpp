@@ -14,6 +14,7 @@
 
 #include "ot/benchmarks/w2bench.h"
 #include "ot/solvers/w2_solver.h"
+#include "tools/common/seed_mix.h"
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
@@ -27,13 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// SplitMix64's finalizer: turns (seed, dim, role) into well-separated Philox keys.
-uint64_t mix(uint64_t z) {
-  z += 0x9E3779B97F4A7C15ULL;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
+using tools::mix;  // tools/common/seed_mix.h
 
 fs::path checkpoint_path(const fs::path& out, int64_t dim) {
   return out / "checkpoints" / fmt::format("dim{}.safetensors", dim);

@@ -90,13 +90,9 @@ int run_color(const ColorOptions& opt) {
   Generator pixel_gen = stream(opt.common.seed, Stream::Pixels);
   const Tensor pick = pixel_gen.randint({opt.pixels}, 0, num_pixels);
   const Tensor targets = index_select(Var(target_colors), 0, pick).data();
-  ot::HeightNetworkSolverConfig cfg;
-  cfg.hidden = opt.common.hidden;
-  cfg.lr = lr;
-  cfg.tolerance = tol;
-  cfg.max_iter = max_iter;
-  cfg.seed = solver_seed(opt.common.seed, 1);
-  cfg.monte_carlo = {.batch_size = opt.pixels, .initial_batches = 1, .patience = 30, .max_batches = kMaxBatches};
+  const ot::HeightNetworkSolverConfig cfg =
+      network_config(opt.common, lr, tol, max_iter, 1,
+                     {.batch_size = opt.pixels, .initial_batches = 1, .patience = 30, .max_batches = kMaxBatches});
   ot::HeightNetworkSolver solver(targets, {}, cfg);
   const ot::HeightNetworkSolveResult r =
       solve_network(solver, ot::empirical_sampler(source_colors), "color OT-Net", opt.common.quiet);

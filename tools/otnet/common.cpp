@@ -34,6 +34,18 @@ uint64_t solver_seed(uint64_t seed, uint64_t index) {
   return mix(seed ^ mix(kTag | (static_cast<uint64_t>(Stream::Solver) << 32) | index));
 }
 
+ot::HeightNetworkSolverConfig network_config(const CommonOptions& common, double lr, double tolerance,
+                                             int64_t max_iter, uint64_t index, const ot::MonteCarloConfig& mc) {
+  ot::HeightNetworkSolverConfig cfg;
+  cfg.hidden = common.hidden;
+  cfg.lr = lr;
+  cfg.tolerance = tolerance;
+  cfg.max_iter = max_iter;
+  cfg.seed = solver_seed(common.seed, index);
+  cfg.monte_carlo = mc;
+  return cfg;
+}
+
 void validate_common(const CommonOptions& opt) {
   BRENIER_CHECK(opt.device == "cpu" || opt.device == "cuda", "--device: must be cpu or cuda, got '{}'", opt.device);
   BRENIER_CHECK(opt.device == "cpu",

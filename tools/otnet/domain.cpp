@@ -107,14 +107,10 @@ int run_domain(const DomainOptions& opt) {
     Generator split_gen = stream(opt.common.seed, Stream::Split, index);
     const Split split = random_split(m, ratio, split_gen);
     const Tensor train = select_rows(xt, split.train);
-    ot::HeightNetworkSolverConfig cfg;
-    cfg.hidden = opt.common.hidden;
-    cfg.lr = lr;
-    cfg.tolerance = tol;
-    cfg.max_iter = max_iter;
-    cfg.seed = solver_seed(opt.common.seed, index);
-    cfg.monte_carlo = {.batch_size = static_cast<int64_t>(split.train.size()), .initial_batches = 1,
-                       .patience = 30, .max_batches = kMaxBatches};
+    const ot::HeightNetworkSolverConfig cfg =
+        network_config(opt.common, lr, tol, max_iter, index,
+                       {.batch_size = static_cast<int64_t>(split.train.size()), .initial_batches = 1,
+                        .patience = 30, .max_batches = kMaxBatches});
     const auto t0 = Clock::now();
     ot::HeightNetworkSolver solver(train, {}, cfg);
     const ot::HeightNetworkSolveResult r =

@@ -215,13 +215,8 @@ int run_toy(const ToyOptions& opt) {
     ++index;
     Generator split_gen = stream(opt.common.seed, Stream::Split, index);
     const Split split = random_split(opt.targets, ratio, split_gen);
-    ot::HeightNetworkSolverConfig cfg;
-    cfg.hidden = opt.common.hidden;
-    cfg.lr = lr;
-    cfg.tolerance = tol;
-    cfg.max_iter = max_iter;
-    cfg.seed = solver_seed(opt.common.seed, index);
-    cfg.monte_carlo = kMonteCarlo;
+    const ot::HeightNetworkSolverConfig cfg =
+        network_config(opt.common, lr, tol, max_iter, index, kMonteCarlo);
     ot::HeightNetworkSolver solver(select_rows(targets, split.train), {}, cfg);
     const ot::HeightNetworkSolveResult r =
         solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet);

@@ -16,7 +16,6 @@
 #include <cstring>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "bench/harness.h"
@@ -28,26 +27,6 @@ using namespace brenier;
 using namespace brenier::ot;
 
 namespace {
-
-// PyTorch medians (ms) keyed "mmb/2", read from the reference JSON's "steps" object.
-std::map<std::string, double> read_reference(const std::string& path, std::string& described) {
-  std::map<std::string, double> ms;
-  std::ifstream in(path);
-  if (!in) {
-    described = fmt::format("no reference file '{}': speedups not shown", path);
-    return ms;
-  }
-  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.contains("steps")) {
-    described = fmt::format("reference file '{}' is not the JSON w2_solver_steps.py writes: ignored", path);
-    return ms;
-  }
-  for (auto& [key, value] : j["steps"].items())
-    if (value.contains("median_ms")) ms[key] = value["median_ms"].get<double>();
-  described = fmt::format("{} ({}, torch {}, {} threads, measured {})", path, j.value("machine", "?"),
-                          j.value("torch", "?"), j.value("threads", 0), j.value("date", "?"));
-  return ms;
-}
 
 // Eight fixed batches cycled by the sampler: the step's cost without the sampler's.
 W2Solver::Sampler cycling_sampler(int64_t dim, Generator& gen, double shift) {
@@ -77,7 +56,7 @@ int main(int argc, char** argv) {
     }
   }
   std::string described;
-  const auto torch_ms = read_reference(reference_path, described);
+  const auto torch_ms = bench::read_torch_reference(reference_path, "w2_solver_steps.py", described);
   std::printf("brenier W2 solver steps on %s\n", bench::machine_name().c_str());
   std::printf("reference: %s\nspeedup > 1 means brenier is faster\n\n", described.c_str());
   std::printf("| %-26s | %10s | %9s | %10s | %7s |\n", "step (batch 1024)", "brenier ms", "steps/s", "PyTorch ms",

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +48,30 @@ inline std::string machine_name() {
       break;
     }
   return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
+}
+
+// PyTorch medians (ms) keyed like "mmb/2", from the "steps" object of a JSON file written by one of
+// bench/torch_ref's scripts (`writer` names it in messages). Missing or foreign files give an empty map
+// and say so in `described` (the bench then prints "-" for the speedups); otherwise `described` names
+// the file, machine, torch version, threads and date.
+inline std::map<std::string, double> read_torch_reference(const std::string& path, const std::string& writer,
+                                                          std::string& described) {
+  std::map<std::string, double> ms;
+  std::ifstream in(path);
+  if (!in) {
+    described = "no reference file '" + path + "': speedups not shown";
+    return ms;
+  }
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.contains("steps")) {
+    described = "reference file '" + path + "' is not the JSON " + writer + " writes: ignored";
+    return ms;
+  }
+  for (auto& [key, value] : j["steps"].items())
+    if (value.contains("median_ms")) ms[key] = value["median_ms"].get<double>();
+  described = path + " (" + j.value("machine", "?") + ", torch " + j.value("torch", "?") + ", " +
+              std::to_string(j.value("threads", 0)) + " threads, measured " + j.value("date", "?") + ")";
+  return ms;
 }
 
 }  // namespace brenier::bench

@@ -23,7 +23,7 @@ Var sinusoidal_time_embedding(const Var& t, const TimeEmbeddingConfig& config) {
   std::vector<double> freqs(static_cast<size_t>(half), 1.0);
   const double step = half > 1 ? std::log(config.max_positions) / static_cast<double>(half - 1) : 0.0;
   for (int64_t k = 0; k < half; ++k) freqs[static_cast<size_t>(k)] = config.scale * std::exp(-step * k);
-  const Var f(Tensor::from_vector(freqs, {1, half}).to(t.dtype()));
+  const Var f(Tensor::from_vector(freqs, {1, half}).to(t.dtype()).to(t.device()));
   const Var args = unsqueeze(t, 1) * f;  // [n, half]
   return concat({sin(args), cos(args)}, 1);
 }

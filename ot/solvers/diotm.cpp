@@ -58,6 +58,16 @@ DiotmSolver::DiotmSolver(DiotmConfig config)
   pot.time = config_.time;
   potential_ = std::make_unique<TimePotential>(pot, init_gen_, config_.dtype);
   sinusoidal_time_embedding(Var(Tensor::zeros({1}, config_.dtype)), config_.time);  // validates config.time
+  // Initialised on the host from init_gen_ (the same weights on every device for a seed), then moved.
+  if (!config_.device.is_cpu()) {
+    try {
+      for (nn::Module* m : std::initializer_list<nn::Module*>{forward_.get(), backward_.get(), potential_.get()})
+        m->to(config_.device);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, config_.device.str(),
+                              e.what()));
+    }
+  }
 
   std::vector<Var> map_params = forward_->parameters();
   for (const Var& p : backward_->parameters()) map_params.push_back(p);
@@ -88,14 +98,14 @@ Tensor DiotmSolver::draw(const Sampler& sampler, const char* which, int64_t step
                             "left as after step {}",
                             kStep, step_number, which, e.what(), steps_));
   }
-  return t;
+  return t.to(config_.device);
 }
 
 void DiotmSolver::potential_update(const Sampler& source, const Sampler& target, int64_t step_number,
                                    DiotmStepStats& stats) {
   const Tensor x = draw(source, "source", step_number), y = draw(target, "target", step_number);
-  const Tensor t_x = time_gen_.uniform({x.size(0)}, 0.0, 1.0, config_.dtype);
-  const Tensor t_y = time_gen_.uniform({y.size(0)}, 0.0, 1.0, config_.dtype);
+  const Tensor t_x = time_gen_.uniform({x.size(0)}, 0.0, 1.0, config_.dtype, config_.device);
+  const Tensor t_y = time_gen_.uniform({y.size(0)}, 0.0, 1.0, config_.dtype, config_.device);
   Tensor x_t, y_t;
   {
     NoGradGuard no_grad;  // the maps are fixed in the potential's update
@@ -129,8 +139,8 @@ void DiotmSolver::potential_update(const Sampler& source, const Sampler& target,
 
 void DiotmSolver::map_update(const Sampler& source, const Sampler& target, int64_t step_number, DiotmStepStats& stats) {
   const Tensor x = draw(source, "source", step_number), y = draw(target, "target", step_number);
-  const Tensor t_x = time_gen_.uniform({x.size(0)}, 0.0, 1.0, config_.dtype);
-  const Tensor t_y = time_gen_.uniform({y.size(0)}, 0.0, 1.0, config_.dtype);
+  const Tensor t_x = time_gen_.uniform({x.size(0)}, 0.0, 1.0, config_.dtype, config_.device);
+  const Tensor t_y = time_gen_.uniform({y.size(0)}, 0.0, 1.0, config_.dtype, config_.device);
   map_adam_->zero_grad();
   {
     autograd::Tape tape;
@@ -191,9 +201,11 @@ Tensor DiotmSolver::transport(const Tensor& x, int64_t chunk_rows) const {
   BRENIER_CHECK(is_floating(x.dtype()) && x.dim() == 2 && x.size(1) == config_.dim,
                 "{}: argument 'x' must be a floating [n, {}] batch (the solver's dim), got {}", op, config_.dim,
                 x.str());
-  if (x.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype);
+  if (x.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype, x.device());
   const ResidualMlpMap* m = forward_.get();
-  return map_in_chunks([m](const Var& v) { return m->forward(v); }, x.to(config_.dtype), chunk_rows, op);
+  return map_in_chunks([m](const Var& v) { return m->forward(v); }, x.to(config_.dtype).to(config_.device),
+                       chunk_rows, op)
+      .to(x.device());
 }
 
 Tensor DiotmSolver::inverse_transport(const Tensor& y, int64_t chunk_rows) const {
@@ -202,9 +214,11 @@ Tensor DiotmSolver::inverse_transport(const Tensor& y, int64_t chunk_rows) const
   BRENIER_CHECK(is_floating(y.dtype()) && y.dim() == 2 && y.size(1) == config_.dim,
                 "{}: argument 'y' must be a floating [n, {}] batch (the solver's dim), got {}", op, config_.dim,
                 y.str());
-  if (y.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype);
+  if (y.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype, y.device());
   const ResidualMlpMap* m = backward_.get();
-  return map_in_chunks([m](const Var& v) { return m->forward(v); }, y.to(config_.dtype), chunk_rows, op);
+  return map_in_chunks([m](const Var& v) { return m->forward(v); }, y.to(config_.dtype).to(config_.device),
+                       chunk_rows, op)
+      .to(y.device());
 }
 
 Tensor DiotmSolver::interpolate(const Tensor& x, double t) const {
@@ -221,7 +235,9 @@ Tensor DiotmSolver::potential_values(const Tensor& t, const Tensor& x) const {
   check_defined(t, op, "t");
   check_defined(x, op, "x");
   NoGradGuard no_grad;
-  return potential_->forward(Var(t.to(config_.dtype)), Var(x.to(config_.dtype))).data();
+  return potential_->forward(Var(t.to(config_.dtype).to(config_.device)), Var(x.to(config_.dtype).to(config_.device)))
+      .data()
+      .to(x.device());
 }
 
 void DiotmSolver::save(const std::string& path) const {

@@ -44,6 +44,9 @@ struct DiotmConfig {
   bool zero_init_maps = true;                           // TOY3's zero-initialized output: maps start at the identity (§4.3)
   uint64_t seed = 0;                                    // initial weights and the t draws
   DType dtype = DType::F32;
+  // Where the networks, optimizer states, batches and t draws live (the t stream is the same Philox
+  // stream on either device). Samplers may return host batches: they are checked there, then moved.
+  Device device = Device::cpu();
 };
 
 struct DiotmStepStats {
@@ -67,12 +70,12 @@ class DiotmSolver {
   // from each sampler (converted to config.dtype).
   DiotmStepStats step(const Sampler& source, const Sampler& target);
 
-  // T→(x), T←(y) [n, dim] in config.dtype, chunk_rows rows at a time with no graph kept.
+  // T→(x), T←(y) [n, dim] in config.dtype on the input's device, chunk_rows rows at a time with no graph kept.
   Tensor transport(const Tensor& x, int64_t chunk_rows = 4096) const;
   Tensor inverse_transport(const Tensor& y, int64_t chunk_rows = 4096) const;
   // x_t = (1 − t)x + t·T→(x) for one time t ∈ [0, 1] (the forward trajectory, for figures).
   Tensor interpolate(const Tensor& x, double t) const;
-  // Ṽ(t_i, x_i) [n] (no graph kept).
+  // Ṽ(t_i, x_i) [n] on x's device (no graph kept).
   Tensor potential_values(const Tensor& t, const Tensor& x) const;
 
   // Checkpoint (safetensors, atomic): three networks, both optimizer states, the step count and the t

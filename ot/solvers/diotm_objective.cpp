@@ -87,7 +87,8 @@ Var hjb_residual(const TimePotentialFn& potential, const Tensor& t, const Tensor
   options.create_graph = true;
   options.allow_unused = true;  // a potential that ignores t (or z) has a zero derivative there
   const std::vector<Var> d = grad({sum(v)}, {t_leaf, z_leaf}, {}, options);
-  Var kinetic = d[1].defined() ? sum(square(d[1]), {1}) * (1.0 / (4.0 * alpha)) : Var(Tensor::zeros(t.shape(), t.dtype()));
+  Var kinetic = d[1].defined() ? sum(square(d[1]), {1}) * (1.0 / (4.0 * alpha))
+                               : Var(Tensor::zeros(t.shape(), t.dtype(), t.device()));
   return d[0].defined() ? d[0] + kinetic : kinetic;
 }
 
@@ -134,7 +135,7 @@ Var diotm_regularizer(DiotmRegularizer regularizer, HjbNorm norm, const TimePote
       options.create_graph = true;
       options.allow_unused = true;
       const Var g = grad({sum(call_potential(potential, Var(t), z_leaf, op))}, {z_leaf}, {}, options)[0];
-      if (!g.defined()) return Var(Tensor::scalar(0.0, z.dtype()));
+      if (!g.defined()) return Var(Tensor::scalar(0.0, z.dtype(), z.device()));
       return 0.5 * mean(sum(square(g), {1}));
     }
   }

@@ -40,7 +40,7 @@ IdentityPretrainResult pretrain_identity(DenseIcnn& net, const IdentityPretrainC
 
   IdentityPretrainResult result;
   for (int64_t it = 1; it <= config.max_iters; ++it) {
-    const Tensor x = gen.normal({config.batch, dim}, 0.0, config.scale, dtype);
+    const Tensor x = gen.normal({config.batch, dim}, 0.0, config.scale, dtype, params.front().device());
     {
       autograd::Tape tape;  // the iteration's (second-order) graph dies here
       Var xv(x);

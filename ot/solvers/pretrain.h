@@ -31,8 +31,8 @@ struct IdentityPretrainResult {
   bool converged = false;  // mse < tolerance
 };
 
-// Pre-trains `net` in place, drawing X from `gen`. `convexify`: clamp the convex weights after every
-// step (MMv2, W2GN). Throws brenier::Error when the loss is not finite (naming the iteration); the
+// Pre-trains `net` in place, drawing X from `gen` on the net's device. `convexify`: clamp the convex
+// weights after every step (MMv2, W2GN). Throws brenier::Error when the loss is not finite (naming the iteration); the
 // weights are then as after the previous iteration.
 IdentityPretrainResult pretrain_identity(DenseIcnn& net, const IdentityPretrainConfig& config, Generator& gen,
                                          bool convexify);

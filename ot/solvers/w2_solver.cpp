@@ -78,6 +78,16 @@ W2Solver::W2Solver(W2SolverConfig config) : config_(std::move(config)), gen_(con
   net.init_std = config_.init_std;
   psi_ = std::make_unique<DenseIcnn>(net, gen_, config_.dtype);  // validates the network fields
   psi_bar_ = std::make_unique<DenseIcnn>(net, gen_, config_.dtype);
+  // Initialised on the host from gen_ (the same weights on every device for a seed), then moved.
+  if (!config_.device.is_cpu()) {
+    try {
+      psi_->to(config_.device);
+      psi_bar_->to(config_.device);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, config_.device.str(),
+                              e.what()));
+    }
+  }
 
   optim::AdamOptions adam;
   adam.lr = config_.lr;
@@ -113,13 +123,13 @@ Tensor W2Solver::draw(const Sampler& sampler, const char* which, int64_t step_nu
                 name(config_.method), which, config_.dim, t.defined() ? t.str() : "an undefined tensor", step_number);
   t = t.to(config_.dtype);
   try {
-    check_finite(t, kStep, which);
+    check_finite(t, kStep, which);  // on the sampler's device (a host batch is checked before it moves)
   } catch (const Error& e) {
     throw Error(fmt::format("{} ({}): training stopped at step {}: the {} batch holds a NaN or Inf ({}); the "
                             "networks are left as after step {}",
                             kStep, name(config_.method), step_number, which, e.what(), steps_));
   }
-  return t;
+  return t.to(config_.device);
 }
 
 double W2Solver::set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number,
@@ -252,9 +262,10 @@ Tensor W2Solver::map_in_chunks(const DenseIcnn& net, const Tensor& points, int64
   BRENIER_CHECK(is_floating(points.dtype()) && points.dim() == 2 && points.size(1) == config_.dim,
                 "{}: argument 'x' must be a floating [n, {}] batch (the solver's dim), got {}", op, config_.dim,
                 points.str());
-  const Tensor pts = points.to(config_.dtype);
-  if (pts.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype);
-  return ot::map_in_chunks([&](const Var& x) { return net.map(x, /*create_graph=*/false); }, pts, chunk_rows, op);
+  const Tensor pts = points.to(config_.dtype).to(config_.device);
+  if (pts.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype, points.device());
+  return ot::map_in_chunks([&](const Var& x) { return net.map(x, /*create_graph=*/false); }, pts, chunk_rows, op)
+      .to(points.device());
 }
 
 Tensor W2Solver::transport(const Tensor& x, int64_t chunk_rows) const {

@@ -66,6 +66,9 @@ struct W2SolverConfig {
   IdentityPretrainConfig pretrain;  // §1.5 / §2.3; convexifies during it iff the method is convex
   uint64_t seed = 0;                // initial weights and pre-training batches (notebooks: seed 0, §2.3)
   DType dtype = DType::F32;         // f32, the fast type everywhere (ARCHITECTURE.md §4; the notebooks' torch default)
+  // Where the networks, optimizer states and training batches live. Batches are drawn by the samplers
+  // (usually on the host), checked there, then moved; transport() answers on its input's device.
+  Device device = Device::cpu();
   int64_t max_score_elements = int64_t{1} << 22;  // MM-B score-matrix chunk (see mmb_objective)
 };
 
@@ -98,8 +101,8 @@ class W2Solver {
   void train(const Sampler& source, const Sampler& target,
              const std::function<void(const W2StepStats&)>& on_step = {});
 
-  // ∇ψ(x) (μ → ν) and ∇ψ̄(y) (ν → μ), [n, dim] in config.dtype, `chunk_rows` rows at a time with no
-  // graph kept (the notebooks' push_nograd uses chunks of 1024, §2.1).
+  // ∇ψ(x) (μ → ν) and ∇ψ̄(y) (ν → μ), [n, dim] in config.dtype on x's device, `chunk_rows` rows at a
+  // time with no graph kept (the notebooks' push_nograd uses chunks of 1024, §2.1).
   Tensor transport(const Tensor& x, int64_t chunk_rows = 1024) const;
   Tensor inverse_transport(const Tensor& y, int64_t chunk_rows = 1024) const;
 

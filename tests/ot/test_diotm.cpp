@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend/device_memory.h"
 #include "engine/ops/ops.h"
 #include "ot/layers/residual_mlp.h"
 #include "ot/layers/time_embedding.h"
@@ -417,6 +418,11 @@ TEST_CASE("ot: DiotmSolver validates its config and its samplers") {
   c = small_config();
   c.beta1 = 1;
   CHECK(contains(error_of([&] { DiotmSolver s(c); }), "'beta1'"));
+  if (!backend::cuda_available()) {  // the GPU case is tests/gpu/test_diotm_gpu.cpp
+    c = small_config();
+    c.device = Device::cuda(0);
+    CHECK(contains(error_of([&] { DiotmSolver s(c); }), "DiotmSolver: config 'device' is cuda:0, which is not usable"));
+  }
   CHECK(contains(error_of([] { parse_diotm_regularizer("r2"); }), "hjb, r1, none"));
   CHECK(contains(error_of([] { parse_hjb_norm("l1"); }), "abs, squared"));
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend/device_memory.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
 #include "ot/metrics/gaussian_w2.h"
@@ -111,6 +112,12 @@ TEST_CASE("ot: W2Solver fills in its defaults and validates its config") {
   config = small_config(W2Method::W2GN);
   config.cycle_weight = -1.0;
   CHECK(contains(error_of([&] { W2Solver{config}; }), "config 'cycle_weight' must be finite and >= 0, got -1"));
+  if (!backend::cuda_available()) {  // the GPU case is tests/gpu/test_w2_solver_gpu.cpp
+    config = small_config(W2Method::MMB);
+    config.device = Device::cuda(0);
+    CHECK(contains(error_of([&] { W2Solver{config}; }),
+                   "W2Solver: config 'device' is cuda:0, which is not usable here"));
+  }
 
   W2Solver small(small_config(W2Method::W2GN));
   Generator gen(0);

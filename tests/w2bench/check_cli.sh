@@ -33,6 +33,11 @@ expect 2 '--resume: needs --out' --dims 2 --iters 5 --resume --shared "$shared"
 expect 2 'strong-convexity' --dims 2 --iters 5 --strong-convexity -1 --out "$tmp/x" --shared "$shared"
 expect 2 'lr-schedule' --dims 2 --iters 5 --lr-schedule linear --out "$tmp/x" --shared "$shared"
 expect 2 "holds no w2bench run" --dims 2 --iters 5 --resume --out "$tmp/empty-shared" --shared "$shared"
+expect 2 "--device: must be cpu, cuda or cuda:<index>, got 'tpu'" --dims 2 --iters 5 --device tpu --out "$tmp/x" --shared "$shared"
+if ! command -v nvidia-smi >/dev/null; then  # a GPU machine runs --device cuda for real (tools/gpu-check)
+  expect 2 '--device cuda: (this brenier was built without CUDA|no CUDA device is usable here)' \
+    --dims 2 --iters 5 --device cuda --out "$tmp/x" --shared "$shared"
+fi
 expect 2 "--run folder '$tmp/no-such-run' does not exist" push --run "$tmp/no-such-run" --dim 2 --direction fwd \
   --input "$tmp/in.npy" --output "$tmp/out.npy"
 expect 2 'direction' push --run "$tmp" --dim 2 --direction sideways --input "$tmp/in.npy" --output "$tmp/out.npy"

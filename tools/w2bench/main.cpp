@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
   app.add_option("--shared", train.shared,
                  "shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
   app.add_flag("--quiet", train.quiet, "no progress lines");
+  app.add_option("--device", train.device,
+                 "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU; batches are still drawn on the host)")
+      ->capture_default_str();
 
   PushOptions push;
   std::string run_text, input_text, output_text;

@@ -158,6 +158,7 @@ nlohmann::json config_json(const RunConfig& config) {
             {"strong_convexity", o.strong_convexity},
             {"cosine_decay", o.cosine_decay},
             {"quick", o.quick},
+            {"device", o.device},
             {"out", o.out.string()},
             {"shared", config.shared_dir}}},
           {"solver",

@@ -16,6 +16,7 @@
 #include "ot/solvers/w2_solver.h"
 #include "tools/common/seed_mix.h"
 #include "tools/common/cli.h"
+#include "tools/common/device_flag.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
 #include "tools/common/shared_data.h"
@@ -101,6 +102,7 @@ void validate(const TrainOptions& opt) {
   BRENIER_CHECK(opt.iters >= 1, "--iters: must be >= 1, got {}", opt.iters);
   BRENIER_CHECK(opt.batch >= 2, "--batch: must be >= 2 (MM-B pairs points within a batch), got {}", opt.batch);
   BRENIER_CHECK(!opt.resume || !opt.out.empty(), "--resume: needs --out, the folder of the run to continue");
+  tools::parse_device_flag(opt.device);
 }
 
 ot::W2SolverConfig solver_config(const TrainOptions& opt, int64_t dim) {
@@ -113,6 +115,7 @@ ot::W2SolverConfig solver_config(const TrainOptions& opt, int64_t dim) {
   config.pretrain.enabled = opt.pretrain;
   config.strong_convexity = opt.strong_convexity;
   config.cosine_decay = opt.cosine_decay;
+  config.device = tools::parse_device_flag(opt.device);
   return config;
 }
 

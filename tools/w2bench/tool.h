@@ -67,6 +67,7 @@ struct TrainOptions {
   double strong_convexity = 1e-4;
   bool cosine_decay = false;  // anneal the lr to 0 over --iters (the references keep it constant)
   bool quiet = false;
+  std::string device = "cpu";  // --device: where the networks train (tools/common/device_flag.h)
 };
 
 struct PushOptions {

@@ -2,7 +2,9 @@
 // regularizer (a gradient of a gradient w.r.t. the potential's parameters, on 2 × 1024 interpolated
 // points) and one map update of both boundary maps, batch 1024 per side, the spec's networks (§4.3:
 // maps x + MLP 256×3, potential MLP 128×3 on [x, 128-d sinusoidal t], SiLU), f32, dims 2 and 64 —
-// exactly the step `diotm gaussian` runs. CPU rows always; CUDA rows when a device is usable.
+// exactly the step `diotm gaussian` runs; plus the conv step of `diotm translate` (1×28×28 images,
+// ConvUNetMap / ConvTimePotential with 16 base channels, batch 64). CPU rows always; CUDA rows when a
+// device is usable.
 //
 // Reference: the same step in PyTorch, bench/torch_ref/diotm_step.py (our script; it mirrors
 // DiotmSolver op by op), measured on this machine kind and stored in bench/torch_ref/diotm_cpu.json.
@@ -69,11 +71,17 @@ int main(int argc, char** argv) {
   if (backend::cuda_available()) devices.push_back(Device::cuda(0));
   Generator gen(7);
   for (Device device : devices) {
-    for (int64_t dim : {2, 64}) {
+    // dim 784: the conv architecture of `diotm translate` on 28×28 images, batch 64 (no PyTorch row).
+    for (int64_t dim : {2, 64, 784}) {
+      const bool images = dim == 784;
       DiotmConfig config;
       config.dim = dim;
-      config.batch = 1024;
+      config.batch = images ? 64 : 1024;
       config.device = device;
+      if (images) {
+        config.architecture = DiotmArchitecture::Conv;
+        config.image = {1, 28, 28};
+      }
       DiotmSolver solver(config);
       DiotmSolver::Sampler source = cycling_sampler(dim, gen, 0.0), target = cycling_sampler(dim, gen, 1.0);
       auto step = [&] {
@@ -83,7 +91,8 @@ int main(int argc, char** argv) {
       const bench::Timing t = bench::time_it(step, 3, quick ? 3 : 10, quick ? 0.3 : 2.0);
       const std::string key = fmt::format("{}/{}", device.is_cpu() ? "cpu" : "cuda", dim);
       const auto ref = torch_ms.find(key);
-      const std::string name = fmt::format("{}, dim {}", device.str(), dim);
+      const std::string name = images ? fmt::format("{}, 28x28 conv, batch 64", device.str())
+                                      : fmt::format("{}, dim {}", device.str(), dim);
       if (ref == torch_ms.end())
         std::printf("| %-34s | %10.2f | %9.1f | %10s | %7s |\n", name.c_str(), t.median_ms, 1000.0 / t.median_ms,
                     "-", "-");

@@ -10,6 +10,7 @@
 
 #include "engine/nn/mlp.h"
 #include "engine/random/generator.h"
+#include "ot/layers/diotm_networks.h"
 
 namespace brenier::ot {
 
@@ -20,13 +21,12 @@ struct ResidualMlpConfig {
   bool zero_init_output = true;               // TOY3's zero-initialized last layer (§4.3): T starts as the identity
 };
 
-class ResidualMlpMap : public nn::Module {
+class ResidualMlpMap : public DiotmMap {
  public:
   // Throws naming the field unless dim >= 1, every hidden size >= 1 and the activation is known.
   ResidualMlpMap(const ResidualMlpConfig& config, Generator& gen, DType dtype = DType::F32);
   // x [n, D] -> x + MLP(x) [n, D].
-  Var forward(const Var& x) const;
-  Var operator()(const Var& x) const { return forward(x); }
+  Var forward(const Var& x) const override;
   const ResidualMlpConfig& config() const { return config_; }
 
  private:

@@ -10,6 +10,7 @@
 
 #include "engine/nn/mlp.h"
 #include "engine/random/generator.h"
+#include "ot/layers/diotm_networks.h"
 #include "ot/layers/time_embedding.h"
 
 namespace brenier::ot {
@@ -21,13 +22,12 @@ struct TimePotentialConfig {
   TimeEmbeddingConfig time;                   // 128-d sinusoidal embedding (TOY3, §4.3)
 };
 
-class TimePotential : public nn::Module {
+class TimePotential : public DiotmPotential {
  public:
   // Throws naming the field unless dim >= 1, hidden sizes >= 1, the activation and embedding are valid.
   TimePotential(const TimePotentialConfig& config, Generator& gen, DType dtype = DType::F32);
   // t [n], x [n, D] -> Ṽ(t_i, x_i) [n].
-  Var forward(const Var& t, const Var& x) const;
-  Var operator()(const Var& t, const Var& x) const { return forward(t, x); }
+  Var forward(const Var& t, const Var& x) const override;
   const TimePotentialConfig& config() const { return config_; }
 
  private:

@@ -8,6 +8,9 @@
 
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
+#include "ot/layers/conv_time_potential.h"
+#include "ot/layers/residual_mlp.h"
+#include "ot/layers/time_potential.h"
 #include "ot/solvers/checked_gradients.h"
 #include "ot/solvers/chunked_map.h"
 
@@ -22,6 +25,12 @@ struct Snapshot {
   optim::NamedTensors map_adam, potential_adam;
   uint64_t time_offset = 0;
 };
+
+// "mlp", or "conv CxHxW b<channels>": what a checkpoint must match besides the widths.
+std::string architecture_key(const DiotmConfig& c) {
+  if (c.architecture == DiotmArchitecture::Mlp) return "mlp";
+  return fmt::format("conv {}x{}x{} b{}", c.image.channels, c.image.height, c.image.width, c.conv_channels);
+}
 
 }  // namespace
 
@@ -46,17 +55,34 @@ DiotmSolver::DiotmSolver(DiotmConfig config)
   // The t draws get their own Philox stream, far from the weights' (2^62 elements apart).
   time_gen_.set_state(config_.seed, uint64_t{1} << 62);
 
-  ResidualMlpConfig map;
-  map.dim = config_.dim;
-  map.hidden = config_.map_hidden;
-  map.zero_init_output = config_.zero_init_maps;
-  forward_ = std::make_unique<ResidualMlpMap>(map, init_gen_, config_.dtype);
-  backward_ = std::make_unique<ResidualMlpMap>(map, init_gen_, config_.dtype);
-  TimePotentialConfig pot;
-  pot.dim = config_.dim;
-  pot.hidden = config_.potential_hidden;
-  pot.time = config_.time;
-  potential_ = std::make_unique<TimePotential>(pot, init_gen_, config_.dtype);
+  if (config_.architecture == DiotmArchitecture::Mlp) {
+    ResidualMlpConfig map;
+    map.dim = config_.dim;
+    map.hidden = config_.map_hidden;
+    map.zero_init_output = config_.zero_init_maps;
+    forward_ = std::make_unique<ResidualMlpMap>(map, init_gen_, config_.dtype);
+    backward_ = std::make_unique<ResidualMlpMap>(map, init_gen_, config_.dtype);
+    TimePotentialConfig pot;
+    pot.dim = config_.dim;
+    pot.hidden = config_.potential_hidden;
+    pot.time = config_.time;
+    potential_ = std::make_unique<TimePotential>(pot, init_gen_, config_.dtype);
+  } else {
+    BRENIER_CHECK(config_.dim == config_.image.numel(),
+                  "{}: config 'dim' must be the image's C·H·W = {} for the conv architecture, got {}", op,
+                  config_.image.numel(), config_.dim);
+    ConvUNetConfig map;
+    map.image = config_.image;
+    map.base_channels = config_.conv_channels;
+    map.zero_init_output = config_.zero_init_maps;
+    forward_ = std::make_unique<ConvUNetMap>(map, init_gen_, config_.dtype);
+    backward_ = std::make_unique<ConvUNetMap>(map, init_gen_, config_.dtype);
+    ConvTimePotentialConfig pot;
+    pot.image = config_.image;
+    pot.base_channels = config_.conv_channels;
+    pot.time = config_.time;
+    potential_ = std::make_unique<ConvTimePotential>(pot, init_gen_, config_.dtype);
+  }
   sinusoidal_time_embedding(Var(Tensor::zeros({1}, config_.dtype)), config_.time);  // validates config.time
   // Initialised on the host from init_gen_ (the same weights on every device for a seed), then moved.
   if (!config_.device.is_cpu()) {
@@ -81,7 +107,7 @@ DiotmSolver::DiotmSolver(DiotmConfig config)
 }
 
 TimePotentialFn DiotmSolver::potential_fn() const {
-  const TimePotential* v = potential_.get();
+  const DiotmPotential* v = potential_.get();
   return [v](const Var& t, const Var& z) { return v->forward(t, z); };
 }
 
@@ -202,7 +228,7 @@ Tensor DiotmSolver::transport(const Tensor& x, int64_t chunk_rows) const {
                 "{}: argument 'x' must be a floating [n, {}] batch (the solver's dim), got {}", op, config_.dim,
                 x.str());
   if (x.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype, x.device());
-  const ResidualMlpMap* m = forward_.get();
+  const DiotmMap* m = forward_.get();
   return map_in_chunks([m](const Var& v) { return m->forward(v); }, x.to(config_.dtype).to(config_.device),
                        chunk_rows, op)
       .to(x.device());
@@ -215,7 +241,7 @@ Tensor DiotmSolver::inverse_transport(const Tensor& y, int64_t chunk_rows) const
                 "{}: argument 'y' must be a floating [n, {}] batch (the solver's dim), got {}", op, config_.dim,
                 y.str());
   if (y.size(0) == 0) return Tensor::empty({0, config_.dim}, config_.dtype, y.device());
-  const ResidualMlpMap* m = backward_.get();
+  const DiotmMap* m = backward_.get();
   return map_in_chunks([m](const Var& v) { return m->forward(v); }, y.to(config_.dtype).to(config_.device),
                        chunk_rows, op)
       .to(y.device());
@@ -250,6 +276,7 @@ void DiotmSolver::save(const std::string& path) const {
   std::map<std::string, std::string> metadata{
       {"solver", "diotm"},
       {"dim", std::to_string(config_.dim)},
+      {"architecture", architecture_key(config_)},
       {"map_hidden", join_sizes(config_.map_hidden)},
       {"potential_hidden", join_sizes(config_.potential_hidden)},
       {"time_dim", std::to_string(config_.time.dim)},
@@ -277,6 +304,11 @@ void DiotmSolver::load(const std::string& path) {
   };
   BRENIER_CHECK(meta("solver") == "diotm", "{}: checkpoint '{}' is from solver '{}', expected 'diotm'", op, path,
                 meta("solver"));
+  // Checkpoints written before the conv architecture existed are MLP ones.
+  const std::string architecture = ck.metadata.count("architecture") ? ck.metadata.at("architecture") : "mlp";
+  BRENIER_CHECK(architecture == architecture_key(config_),
+                "{}: checkpoint '{}' holds the '{}' architecture; this solver has '{}'", op, path, architecture,
+                architecture_key(config_));
   BRENIER_CHECK(meta("dim") == std::to_string(config_.dim) && meta("map_hidden") == join_sizes(config_.map_hidden) &&
                     meta("potential_hidden") == join_sizes(config_.potential_hidden) &&
                     meta("time_dim") == std::to_string(config_.time.dim),

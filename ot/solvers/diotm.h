@@ -18,14 +18,22 @@
 
 #include "engine/optim/adam.h"
 #include "engine/random/generator.h"
-#include "ot/layers/residual_mlp.h"
-#include "ot/layers/time_potential.h"
+#include "ot/layers/conv_unet_map.h"
+#include "ot/layers/diotm_networks.h"
+#include "ot/layers/time_embedding.h"
 #include "ot/solvers/diotm_objective.h"
 
 namespace brenier::ot {
 
+// The networks: MLPs on points (§4.3; residual_mlp.h, time_potential.h) or convolutional networks on
+// flat images (conv_unet_map.h, conv_time_potential.h; issue 7's `translate`).
+enum class DiotmArchitecture { Mlp, Conv };
+
 struct DiotmConfig {
   int64_t dim = 2;
+  DiotmArchitecture architecture = DiotmArchitecture::Mlp;
+  ImageShape image;            // Conv only: dim must be image.numel()
+  int64_t conv_channels = 16;  // Conv only: base channels of both conv networks (ours, CPU-sized)
   double alpha = 0.5;  // cost α‖x − y‖² (§4.1); α = ½ makes the HJB residual ∂_t Ṽ + ½‖∇Ṽ‖² (§4.2)
   DiotmRegularizer regularizer = DiotmRegularizer::Hjb;  // §4.2; r1 / none: the paper's ablation
   HjbNorm hjb_norm = HjbNorm::Absolute;                   // §4.2 writes |·| (squared vs absolute unverified)
@@ -86,9 +94,9 @@ class DiotmSolver {
 
   const DiotmConfig& config() const { return config_; }
   int64_t steps_done() const { return steps_; }
-  const ResidualMlpMap& forward_map() const { return *forward_; }
-  const ResidualMlpMap& backward_map() const { return *backward_; }
-  const TimePotential& potential() const { return *potential_; }
+  const DiotmMap& forward_map() const { return *forward_; }
+  const DiotmMap& backward_map() const { return *backward_; }
+  const DiotmPotential& potential() const { return *potential_; }
 
  private:
   Tensor draw(const Sampler& sampler, const char* which, int64_t step_number) const;
@@ -99,8 +107,8 @@ class DiotmSolver {
   DiotmConfig config_;
   Generator init_gen_;  // initial weights
   Generator time_gen_;  // the t draws (its offset is checkpointed)
-  std::unique_ptr<ResidualMlpMap> forward_, backward_;
-  std::unique_ptr<TimePotential> potential_;
+  std::unique_ptr<DiotmMap> forward_, backward_;
+  std::unique_ptr<DiotmPotential> potential_;
   std::unique_ptr<optim::Adam> map_adam_, potential_adam_;
   int64_t steps_ = 0;
 };

@@ -377,6 +377,75 @@ TEST_CASE("primitives: reduce f32 fast path matches the f64 loops") {
       }
 }
 
+// Reduces x (any rank, contiguous) over `dims` by explicit index arithmetic: the reference for the loops.
+std::vector<double> naive_reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims) {
+  const Shape& shape = x.shape();
+  std::vector<bool> reduced(shape.size(), false);
+  for (int64_t d : dims) reduced[d] = true;
+  Shape kept;
+  for (size_t d = 0; d < shape.size(); ++d) kept.push_back(reduced[d] ? 1 : shape[d]);
+  const std::vector<double> v = x.to(DType::F64).to_vector<double>();
+  std::vector<double> out(static_cast<size_t>(numel(kept)), op == Reduce::Sum ? 0.0 : NAN);
+  std::vector<bool> seen(out.size(), false);
+  const std::vector<int64_t> strides = contiguous_strides(shape), kept_strides = contiguous_strides(kept);
+  for (int64_t flat = 0; flat < numel(shape); ++flat) {
+    int64_t o = 0;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      const int64_t idx = flat / strides[d] % shape[d];
+      if (!reduced[d]) o += idx * kept_strides[d];
+    }
+    const double e = v[static_cast<size_t>(flat)];
+    double& acc = out[static_cast<size_t>(o)];
+    if (op == Reduce::Sum) acc += e;
+    else if (!seen[static_cast<size_t>(o)] || std::isnan(e)) acc = e;
+    else if (!std::isnan(acc)) acc = op == Reduce::Max ? std::max(acc, e) : std::min(acc, e);
+    seen[static_cast<size_t>(o)] = true;
+  }
+  return out;
+}
+
+TEST_CASE("primitives: reduce over one block of dims and over several match a naive reference") {
+  std::mt19937 rng(29);
+  struct Case {
+    Shape shape;
+    std::vector<int64_t> dims;
+  };
+  // [outer, red, inner] patterns (inner > 512 spans several accumulator chunks; > 32768 elements runs
+  // threaded), size-1 dims inside and around the block, and two separate blocks (the index-array path).
+  const std::vector<Case> cases = {{{6, 50, 700}, {1}},     {{3, 1, 40, 1, 9}, {1, 2, 3}}, {{2, 5, 7}, {0}},
+                                   {{4, 3, 2, 5}, {1, 2}},  {{5, 1200}, {0}},             {{7, 3, 5}, {0, 2}},
+                                   {{1, 8, 1}, {0, 1, 2}},  {{64, 33, 20}, {1}}};
+  for (const Case& c : cases)
+    for (DType t : {DType::F64, DType::F32})
+      for (Reduce op : {Reduce::Sum, Reduce::Max, Reduce::Min}) {
+        INFO("shape ", shape_str(c.shape), " dims [", fmt::format("{}", fmt::join(c.dims, ",")), "] ",
+             dtype_name(t), " op ", static_cast<int>(op));
+        Tensor x = random_tensor(c.shape, rng).to(t);
+        const std::vector<double> want = naive_reduce(op, x, c.dims);
+        const std::vector<double> got = prim::reduce(op, x, c.dims, true).to(DType::F64).to_vector<double>();
+        REQUIRE(got.size() == want.size());
+        for (size_t i = 0; i < want.size(); ++i)
+          CHECK(got[i] == doctest::Approx(want[i]).epsilon(t == DType::F64 ? 1e-12 : 1e-5));
+      }
+  // NaN inside a middle block sticks for max and min; i64 sums are exact.
+  Tensor x = random_tensor({3, 4, 600}, rng);
+  std::vector<double> v = x.to_vector<double>();
+  v[1 * 4 * 600 + 2 * 600 + 5] = NAN;
+  x = f64(v, {3, 4, 600});
+  for (Reduce op : {Reduce::Max, Reduce::Min}) {
+    const Tensor r = prim::reduce(op, x, {1}, false);
+    CHECK(std::isnan(r.at({1, 5})));
+    CHECK_FALSE(std::isnan(r.at({1, 6})));
+    CHECK_FALSE(std::isnan(r.at({0, 5})));
+  }
+  std::vector<int64_t> ints;
+  for (int64_t i = 0; i < 2 * 3 * 700; ++i) ints.push_back(i % 97 - 40);
+  const Tensor xi = i64(ints, {2, 3, 700});
+  const std::vector<double> want = naive_reduce(Reduce::Sum, xi, {1});
+  const std::vector<int64_t> got = prim::reduce(Reduce::Sum, xi, {1}, false).to_vector<int64_t>();
+  for (size_t i = 0; i < want.size(); ++i) CHECK(static_cast<double>(got[i]) == want[i]);
+}
+
 TEST_CASE("primitives: argmax/argmin pick the first index on ties") {
   Tensor x = f64({1, 5, 5, 0,   //
                   7, 2, 7, -1}, {2, 4});

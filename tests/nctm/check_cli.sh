@@ -2,7 +2,8 @@
 # The nctm tool from the outside: bad flags exit 2 with a message naming the flag; a tiny gaussian run writes
 # config.json, results.json (seen / unseen / beyond with l2uvp), results.md, metrics.jsonl and a checkpoint;
 # --resume of a finished run re-scores it to the same numbers; a run resumed from a mid-run checkpoint
-# scores exactly like an uninterrupted one; a tiny ablation run writes its table.
+# scores exactly like an uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity
+# runs write their keys, figures and the paper's ρ beside ours.
 #   check_cli.sh NCTM_BINARY
 set -uo pipefail
 bin=$(realpath "$1")
@@ -27,6 +28,21 @@ expect 2 '--resume: needs --out' gaussian "${tiny[@]}" --resume
 expect 2 '--dims: the ablation runs at one dimension' ablation --dims 2,4 --iters 2 --out "$tmp/x"
 mkdir -p "$tmp/empty"
 expect 2 'holds no nctm run' gaussian "${tiny[@]}" --resume --out "$tmp/empty"
+expect 0 'datasets' toy2d --help
+expect 2 '--datasets: each must be swiss-roll or 8g, got .moons.' toy2d "${tiny[@]:2}" --datasets moons --iters 2 --out "$tmp/x"
+expect 2 '--datasets: .8g. is listed twice' toy2d "${tiny[@]:2}" --datasets 8g,8g --iters 2 --out "$tmp/x"
+expect 2 '--datasets: empty item' toy2d "${tiny[@]:2}" --datasets 8g, --iters 2 --out "$tmp/x"
+expect 2 '--eval-samples: exact W2' toy2d "${tiny[@]:2:8}" --eval-samples 5000 --iters 2 --out "$tmp/x"
+expect 2 'dims' toy2d --dims 2 --iters 2 --out "$tmp/x"
+expect 2 '--classes: must be >= 1' toy2d "${tiny[@]:2:6}" --classes 0 --iters 2 --out "$tmp/x"
+expect 2 'encoding' toy2d "${tiny[@]:2}" --encoding sinus --iters 2 --out "$tmp/x"
+expect 0 'encodings' sensitivity --help
+expect 2 '--encodings: each must be positional, scalar or fourier, got .sinus.' sensitivity --encodings sinus --iters 2 --out "$tmp/x"
+expect 2 '--encodings: .scalar. is listed twice' sensitivity --encodings scalar,scalar --iters 2 --out "$tmp/x"
+expect 2 '--grid: must be >= 2' sensitivity --grid 1 --iters 2 --out "$tmp/x"
+expect 2 '--samples: must be >= 2' sensitivity --samples 0 --iters 2 --out "$tmp/x"
+expect 2 'classes' sensitivity --classes 2 --iters 2 --out "$tmp/x"
+expect 2 'device cuda' sensitivity --device cuda --iters 2 --out "$tmp/x"
 [ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
 
 scores() { grep -E '"l2uvp"' "$1/results.json"; }
@@ -67,6 +83,28 @@ for v in reference concat film scalar fourier no-pretrain shared; do
   grep -q "\"label\": \"$v\"" "$abl/results.json" || fail "ablation results.json lacks variant $v"
   grep -q "| $v " "$abl/results.md" || fail "ablation results.md lacks variant $v"
 done
+
+# --- tiny toy2d and sensitivity runs ----------------------------------------------------------------
+toy="$tmp/toy"
+expect 0 'swiss-roll-conditional: W2' toy2d "${tiny[@]:2}" --iters 2 --datasets swiss-roll --out "$toy"
+for f in config.json results.json results.md metrics.jsonl checkpoints/swiss-roll-unconditional.safetensors \
+  checkpoints/swiss-roll-conditional.safetensors figures/swiss-roll-unconditional.png \
+  figures/swiss-roll-conditional-k1-s0.5.png; do
+  [ -s "$toy/$f" ] || fail "toy2d did not write $f"
+done
+for key in '"w2"' '"identity_w2"' '"floor_w2"' '"figure"' '"status": "done"' '"experiment": "toy2d"'; do
+  grep -q -- "$key" "$toy/results.json" || fail "toy2d results.json has no $key"
+done
+[ "$(ls "$toy/figures" | wc -l)" -eq 7 ] || fail "toy2d wrote $(ls "$toy/figures" | wc -l) figures, expected 1 + 2 classes x 3 s"
+sens="$tmp/sens"
+expect 0 'NCTM scalar: indices' sensitivity "${tiny[@]:2:4}" --eval-samples 32 --quiet --iters 2 --batch 16 --width 8 --grid 4 \
+  --samples 256 --out "$sens"
+for key in '"exact"' '"quadrature"' '"maps"' '"rho"' '"rho_per_input"' '"index"' '"rho_positional": 0.942' \
+  '"rho_scalar": 0.305' '"status": "done"' '"experiment": "sensitivity"'; do
+  grep -q -- "$key" "$sens/results.json" || fail "sensitivity results.json has no $key"
+done
+grep -q 'not public here' "$sens/results.md" || fail "sensitivity results.md does not say the paper's data are not public"
+grep -q "the paper's numbers" "$sens/results.md" || fail "sensitivity results.md does not label the paper's rho"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

@@ -106,6 +106,18 @@ ot::DiotmConfig solver_config(const CommonOptions& opt, int64_t dim) {
 }
 
 std::string choices_markdown(const CommonOptions& opt, const ot::DiotmConfig& c, const std::string& regularizers) {
+  const std::string networks =
+      c.architecture == ot::DiotmArchitecture::Mlp
+          ? fmt::format("- maps x + MLP(x), {} → {} → {} (SiLU, zero-initialized output: identity at start); "
+                        "potential MLP on [x, sinusoidal(t)] with a {}-d embedding (max_positions {}, t unscaled), "
+                        "widths {} (§4.3).\n",
+                        c.dim, fmt::join(c.map_hidden, " → "), c.dim, c.time.dim, c.time.max_positions,
+                        fmt::join(c.potential_hidden, " → "))
+          : fmt::format("- maps x + UNet(x) on {}×{}×{} images (ot/layers/conv_unet_map.h: {} base channels, two "
+                        "stride-2 levels with skips, SiLU, zero-initialized output); potential: three SiLU "
+                        "convolutions, then an MLP on [features, {}-d sinusoidal(t)] (conv_time_potential.h). "
+                        "Ours, CPU-sized: the paper's NCSN++ / DDGAN networks (§4.3) are far larger.\n",
+                        c.image.channels, c.image.height, c.image.width, c.conv_channels, c.time.dim);
   return fmt::format(
       "Choices (spec/algorithms.md §4; the paper's text and code are not available, so §4.2's objective is a "
       "derivation):\n"
@@ -117,12 +129,10 @@ std::string choices_markdown(const CommonOptions& opt, const ot::DiotmConfig& c,
       "mean ½‖∇ₓṼ‖² at the same points). λ is not in the spec; 0.1 is our default (see docs/diotm.md).\n"
       "- K_V = {} potential updates then K_T = {} map updates per step; Adam β = ({}, {}), lr maps {}, lr "
       "potential {} (§4.2, the authors' previous code).\n"
-      "- maps x + MLP(x), {} → {} → {} (SiLU, zero-initialized output: identity at start); potential MLP on [x, "
-      "sinusoidal(t)] with a {}-d embedding (max_positions {}, t unscaled), widths {} (§4.3).\n"
+      "{}"
       "- batch {} per side per update (ours; not in the spec).\n",
       c.alpha, regularizers.empty() ? fmt::format("`{}`", opt.regularizer) : regularizers, c.reg_weight, opt.hjb_norm, c.potential_steps, c.map_steps, c.beta1, c.beta2,
-      c.map_lr, c.potential_lr, c.dim, fmt::join(c.map_hidden, " → "), c.dim, c.time.dim, c.time.max_positions,
-      fmt::join(c.potential_hidden, " → "), c.batch);
+      c.map_lr, c.potential_lr, networks, c.batch);
 }
 
 UnitResult train_unit(const CommonOptions& opt, int64_t iters, Unit& unit, const fs::path& out) {

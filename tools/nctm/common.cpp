@@ -117,7 +117,7 @@ Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset) {
   return gen;
 }
 
-void validate_common(const CommonOptions& opt, const char* experiment) {
+void validate_common(const CommonOptions& opt, const char* experiment, int64_t min_dim) {
   BRENIER_CHECK(opt.device == "cpu" || opt.device == "cuda", "--device: must be cpu or cuda, got '{}'", opt.device);
   BRENIER_CHECK(opt.device == "cpu",
                 "--device cuda: brenier's CUDA backend has not yet run on a GPU, so nctm {} runs on the CPU only; use "
@@ -125,7 +125,7 @@ void validate_common(const CommonOptions& opt, const char* experiment) {
                 experiment);
   BRENIER_CHECK(!opt.dims.empty(), "--dims: give at least one dimension");
   for (size_t i = 0; i < opt.dims.size(); ++i) {
-    BRENIER_CHECK(opt.dims[i] >= 2, "--dims: dimensions must be >= 2, got {}", opt.dims[i]);
+    BRENIER_CHECK(opt.dims[i] >= min_dim, "--dims: dimensions must be >= {}, got {}", min_dim, opt.dims[i]);
     BRENIER_CHECK(std::find(opt.dims.begin(), opt.dims.begin() + static_cast<std::ptrdiff_t>(i), opt.dims[i]) ==
                       opt.dims.begin() + static_cast<std::ptrdiff_t>(i),
                   "--dims: dimension {} is listed twice", opt.dims[i]);
@@ -209,30 +209,10 @@ nlohmann::json RunResult::json() const {
   return j;
 }
 
-RunResult train_and_score(const CommonOptions& opt, const ot::NctmSolverConfig& config, int64_t dim,
-                          const std::string& label, const fs::path& out) {
-  RunResult result;
-  result.label = label;
-  result.dim = dim;
-  Generator world_gen = stream(opt.seed, dim, Stream::World);
-  const GaussianFamily family(dim, opt.classes, world_gen);
-  // The training conditions as tensors: means [C, D] and Cholesky factors [C, D, D], C = K · |seen s|.
-  const std::vector<std::pair<int64_t, double>> train = conditions(opt.classes, seen_s());
-  const int64_t num_train = static_cast<int64_t>(train.size());
-  std::vector<Var> means, chols;
-  std::vector<double> s_of;
-  std::vector<int64_t> k_of;
-  for (const auto& [k, s] : train) {
-    const ot::Gaussian g = family.target(k, s);
-    means.push_back(Var(g.mean()));
-    chols.push_back(Var(g.cholesky()));
-    k_of.push_back(k);
-    s_of.push_back(s);
-  }
-  const Tensor mean_table = stack(means, 0).data(), chol_table = stack(chols, 0).data();
-  const Tensor k_table = Tensor::from_vector(k_of, {num_train, 1});
-  const Tensor s_table = Tensor::from_vector(s_of, {num_train, 1});
-
+TrainedRun train_run(const CommonOptions& opt, const ot::NctmSolverConfig& config, int64_t stream_key,
+                     const std::string& label, const fs::path& out, const BatchDraw& draw) {
+  TrainedRun result;
+  const int64_t dim = config.dim;
   const fs::path checkpoint = out / "checkpoints" / fmt::format("{}.safetensors", label);
   const fs::path metrics = out / "metrics.jsonl";
   auto solver = std::make_unique<ot::NctmSolver>(config);
@@ -263,16 +243,10 @@ RunResult train_and_score(const CommonOptions& opt, const ot::NctmSolverConfig& 
   try {
     while (solver->steps_done() < total) {
       // Step k draws every batch from its own offset, so a resumed run sees the batches of an uninterrupted one.
-      Generator gen = stream(opt.seed, dim, Stream::Training, training_offset(solver->steps_done() + 1));
+      Generator gen = stream(opt.seed, stream_key, Stream::Training, training_offset(solver->steps_done() + 1));
       const ot::NctmSampler sample = [&] {
         NoGradGuard no_grad;
-        const Tensor id = gen.randint({opt.batch}, 0, num_train);
-        const Tensor x = gen.normal({opt.batch, dim}, 0, 1, DType::F64);
-        const Tensor z = gen.normal({opt.batch, dim, 1}, 0, 1, DType::F64);
-        const Var l = index_select(Var(chol_table), 0, id);
-        const Tensor y = (index_select(Var(mean_table), 0, id) + reshape(matmul(l, Var(z)), {opt.batch, dim})).data();
-        return ot::NctmBatch{x, y,
-                             {index_select(Var(k_table), 0, id).data(), index_select(Var(s_table), 0, id).data()}};
+        return draw(gen);
       };
       const ot::NctmStepStats st = solver->train_step(sample);
       std::map<std::string, double> shown;
@@ -309,6 +283,49 @@ RunResult train_and_score(const CommonOptions& opt, const ot::NctmSolverConfig& 
   }
   result.seconds = elapsed();
   result.steps = solver ? solver->steps_done() : 0;
+  result.solver = std::move(solver);
+  return result;
+}
+
+RunResult train_and_score(const CommonOptions& opt, const ot::NctmSolverConfig& config, int64_t dim,
+                          const std::string& label, const fs::path& out) {
+  RunResult result;
+  result.label = label;
+  result.dim = dim;
+  Generator world_gen = stream(opt.seed, dim, Stream::World);
+  const GaussianFamily family(dim, opt.classes, world_gen);
+  // The training conditions as tensors: means [C, D] and Cholesky factors [C, D, D], C = K · |seen s|.
+  const std::vector<std::pair<int64_t, double>> train = conditions(opt.classes, seen_s());
+  const int64_t num_train = static_cast<int64_t>(train.size());
+  std::vector<Var> means, chols;
+  std::vector<double> s_of;
+  std::vector<int64_t> k_of;
+  for (const auto& [k, s] : train) {
+    const ot::Gaussian g = family.target(k, s);
+    means.push_back(Var(g.mean()));
+    chols.push_back(Var(g.cholesky()));
+    k_of.push_back(k);
+    s_of.push_back(s);
+  }
+  const Tensor mean_table = stack(means, 0).data(), chol_table = stack(chols, 0).data();
+  const Tensor k_table = Tensor::from_vector(k_of, {num_train, 1});
+  const Tensor s_table = Tensor::from_vector(s_of, {num_train, 1});
+  const BatchDraw draw = [&](Generator& gen) {
+    const Tensor id = gen.randint({opt.batch}, 0, num_train);
+    const Tensor x = gen.normal({opt.batch, dim}, 0, 1, DType::F64);
+    const Tensor z = gen.normal({opt.batch, dim, 1}, 0, 1, DType::F64);
+    const Var l = index_select(Var(chol_table), 0, id);
+    const Tensor y = (index_select(Var(mean_table), 0, id) + reshape(matmul(l, Var(z)), {opt.batch, dim})).data();
+    return ot::NctmBatch{x, y, {index_select(Var(k_table), 0, id).data(), index_select(Var(s_table), 0, id).data()}};
+  };
+  TrainedRun trained = train_run(opt, config, dim, label, out, draw);
+  result.diverged = trained.diverged;
+  result.resumed = trained.resumed;
+  result.error = trained.error;
+  const std::unique_ptr<ot::NctmSolver>& solver = trained.solver;
+  const fs::path metrics = out / "metrics.jsonl";
+  result.seconds = trained.seconds;
+  result.steps = trained.steps;
   if (!solver) return result;
   Generator eval = stream(opt.seed, dim, Stream::Evaluation);
   const Tensor x = eval.normal({opt.eval_samples, dim}, 0, 1, DType::F64);

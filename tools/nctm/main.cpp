@@ -4,8 +4,11 @@
 //   nctm gaussian --dims 2,8,32 --out runs/g [--iters 2000] [--conditioning hypernet|concat|film]
 //                 [--encoding positional|scalar|fourier] [--shared-encoder] [--resume]
 //   nctm ablation --dim 8 --out runs/a [--iters 2000] [--resume]
+//   nctm toy2d --out runs/t [--datasets swiss-roll,8g] [--classes 3] [--eval-samples 512] [--resume]
+//   nctm sensitivity --out runs/s [--encodings positional,scalar] [--grid 16] [--samples 16384] [--resume]
 //
-// This file only parses the command line; the work is in gaussian.cpp, ablation.cpp and common.cpp.
+// This file only parses the command line; the work is in gaussian.cpp, ablation.cpp, toy2d.cpp,
+// sensitivity.cpp and common.cpp.
 #include <fmt/format.h>
 
 #include "tools/common/cli.h"
@@ -17,9 +20,11 @@ using namespace brenier::nctm_tool;
 namespace {
 
 // Flags every subcommand takes; `dims_text` and `out_text` are parsed after CLI11 is done.
+// `default_dims` null: the subcommand has a fixed dimension and no --dims; `with_classes`: it takes --classes.
 void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::string& out_text,
-                const char* default_dims) {
-  cmd->add_option("--dims,--dim", dims_text, "comma-separated dimensions (>= 2)")->default_str(default_dims);
+                const char* default_dims, bool with_classes = true) {
+  if (default_dims)
+    cmd->add_option("--dims,--dim", dims_text, "comma-separated dimensions (>= 2)")->default_str(default_dims);
   cmd->add_option("--iters", opt.iters, "alternating steps, each K_T map updates + 1 critic update")
       ->capture_default_str();
   cmd->add_option("--pretrain-steps", opt.pretrain_steps, "identity pre-training steps of T (spec §5.2: >= 500)")
@@ -32,7 +37,8 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
   cmd->add_option("--critic-lr", opt.critic_lr, "Adam lr of f (spec §5.1: 1e-4)")->capture_default_str();
   cmd->add_option("--weight-decay", opt.weight_decay, "AdamW weight decay (spec §5.2: 0.03)")->capture_default_str();
   cmd->add_option("--width", opt.width, "hidden width of T and f")->capture_default_str();
-  cmd->add_option("--classes", opt.classes, "discrete classes of the condition")->capture_default_str();
+  if (with_classes)
+    cmd->add_option("--classes", opt.classes, "discrete classes of the condition")->capture_default_str();
   cmd->add_option("--eval-samples", opt.eval_samples, "source points per scored condition")->capture_default_str();
   cmd->add_option("--seed", opt.seed, "seeds the networks, the family, batches and evaluation samples")
       ->capture_default_str();
@@ -74,7 +80,59 @@ int main(int argc, char** argv) {
       "ablation", "hypernet / concat / FiLM, positional / scalar / Fourier, pre-training, shared encoders: one table");
   add_common(a_cmd, ablation.common, a_dims, a_out, "8");
 
+  Toy2dOptions toy;
+  toy.common.eval_samples = 512;  // exact W2 by the Hungarian method (O(n³)): 256–512 points per condition
+  std::string t_unused, t_out, t_datasets = "swiss-roll,8g";
+  CLI::App* t_cmd = app.add_subcommand(
+      "toy2d", "NOT 2-D sanity checks (Swiss roll, 8 Gaussians), then rotated / scaled by a condition; exact W2, PNGs");
+  add_common(t_cmd, toy.common, t_unused, t_out, nullptr);
+  t_cmd->add_option("--datasets", t_datasets, "comma-separated: swiss-roll, 8g")->capture_default_str();
+  t_cmd->add_option("--conditioning", toy.common.conditioning, "hypernet (the paper's), concat or film")
+      ->check(CLI::IsMember({"hypernet", "concat", "film"}))
+      ->capture_default_str();
+  t_cmd->add_option("--encoding", toy.common.encoding, "encoding of s: positional (the paper's), scalar or fourier")
+      ->check(CLI::IsMember({"positional", "scalar", "fourier"}))
+      ->capture_default_str();
+
+  SensitivityOptions sens;
+  sens.common.eval_samples = 4096;  // P_Y points per scored condition of the map
+  std::string s_unused, s_out, s_encodings = "positional,scalar";
+  CLI::App* s_cmd = app.add_subcommand(
+      "sensitivity", "OT sensitivity indices of the Ishigami function: exact OT on samples vs an NCTM map, Pearson rho");
+  add_common(s_cmd, sens.common, s_unused, s_out, nullptr, /*with_classes=*/false);
+  s_cmd->add_option("--encodings", s_encodings, "comma-separated encodings of x_i, one map each: positional, scalar, fourier")
+      ->capture_default_str();
+  s_cmd->add_option("--grid", sens.grid, "conditioning values per input (midpoints of (-pi, pi))")->capture_default_str();
+  s_cmd->add_option("--samples", sens.samples, "points per measure of the exact-OT estimator")->capture_default_str();
+  s_cmd->add_option("--conditioning", sens.common.conditioning, "hypernet (the paper's), concat or film")
+      ->check(CLI::IsMember({"hypernet", "concat", "film"}))
+      ->capture_default_str();
+
+  // "a,b" -> {"a", "b"}; empty items throw naming the flag.
+  auto split = [](const std::string& text, const char* flag) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    while (true) {
+      const size_t comma = text.find(',', start);
+      const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      BRENIER_CHECK(!item.empty(), "{}: empty item in '{}'", flag, text);
+      items.push_back(item);
+      if (comma == std::string::npos) return items;
+      start = comma + 1;
+    }
+  };
+
   return tools::run_cli(app, argc, argv, [&] {
+    if (t_cmd->parsed()) {
+      toy.datasets = split(t_datasets, "--datasets");
+      toy.common.out = t_out;
+      return run_toy2d(toy);
+    }
+    if (s_cmd->parsed()) {
+      sens.encodings = split(s_encodings, "--encodings");
+      sens.common.out = s_out;
+      return run_sensitivity(sens);
+    }
     if (g_cmd->parsed()) {
       gaussian.dims = tools::parse_int_list(g_dims, "--dims");
       gaussian.out = g_out;

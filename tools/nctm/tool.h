@@ -1,11 +1,14 @@
-// The nctm tool's parts: options of its subcommands (gaussian, ablation), the conditional Gaussian family
-// with known per-condition OT maps, seeded random streams, the run-folder protocol (config.json,
-// checkpoints, metrics.jsonl, --resume checks) and one "train and score" routine both subcommands use.
-// main.cpp parses the command line; common.cpp holds the run-folder helpers and the training routine;
-// gaussian.cpp and ablation.cpp write results.json / results.md.
+// The nctm tool's parts: options of its subcommands (gaussian, ablation, toy2d, sensitivity), the
+// conditional Gaussian family with known per-condition OT maps, seeded random streams, the run-folder
+// protocol (config.json, checkpoints, metrics.jsonl, --resume checks), one training routine with
+// checkpoints every subcommand uses, and the "train and score" routine of gaussian / ablation.
+// main.cpp parses the command line; common.cpp holds the run-folder helpers and the training routines;
+// gaussian.cpp, ablation.cpp, toy2d.cpp and sensitivity.cpp write results.json / results.md.
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -49,6 +52,22 @@ struct AblationOptions {
   CommonOptions common;  // dims holds exactly one dimension
 };
 
+// toy2d: NOT's 2-D sanity checks, unconditional and then rotated (class k → angle πk/K) and scaled
+// (s → 0.5 + s) by a condition (toy2d.cpp).
+struct Toy2dOptions {
+  CommonOptions common;  // dims = {2}; classes = K; eval_samples = n per condition (exact W2; ours: 512, issue 8)
+  std::vector<std::string> datasets;  // "swiss-roll", "8g"
+};
+
+// sensitivity: OT sensitivity indices of the Ishigami function by exact OT on samples and by one NCTM
+// map per continuous-encoding variant (sensitivity.cpp).
+struct SensitivityOptions {
+  CommonOptions common;  // dims = {1}; eval_samples = P_Y points per scored condition (ours: 4096)
+  std::vector<std::string> encodings;    // continuous encodings to train, e.g. positional, scalar
+  int64_t grid = 16;        // conditioning values x_i per input (midpoint rule on (−π, π)); ours
+  int64_t samples = 16384;  // points per measure of the exact-OT estimator; ours (index error ≲ 0.004, tested)
+};
+
 // The conditional family of `gaussian`: c = (k ∈ {0..K−1}, s ∈ [0, 1]), target
 //   ν(k, s) = N(m(k, s), Σ(k, s)),  m = 2 (cos φ a_k + sin φ b_k),  φ = 2πk/K + (π/2) s,
 //   Σ = Q_k diag(λ(s)) Q_kᵀ,  log λ_i(s) = (1 − s) log λ⁰_{k,i} + s log λ¹_{k,i},  λ ∈ [0.25, 2.25],
@@ -75,7 +94,8 @@ std::vector<double> beyond_s();
 enum class Stream : uint64_t { World = 0, Training = 1, Evaluation = 2 };
 Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset = 0);
 
-void validate_common(const CommonOptions& opt, const char* experiment);
+// Throws naming the flag for any bad option; dimensions must be >= min_dim.
+void validate_common(const CommonOptions& opt, const char* experiment, int64_t min_dim = 2);
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment);
 nlohmann::json common_json(const CommonOptions& opt);
@@ -98,10 +118,26 @@ struct RunResult {
   Scores seen, unseen, beyond;
   nlohmann::json json() const;
 };
+// One training run with checkpoints, progress, metrics.jsonl records and --resume: `draw` returns a
+// batch from the per-step generator (the stream of (seed, stream_key, step), so a resumed run sees the
+// batches of an uninterrupted one). On a failure the last checkpoint is loaded (solver null without one).
+using BatchDraw = std::function<ot::NctmBatch(Generator&)>;
+struct TrainedRun {
+  std::unique_ptr<ot::NctmSolver> solver;
+  int64_t steps = 0;
+  double seconds = 0;
+  bool diverged = false, resumed = false;
+  std::string error;
+};
+TrainedRun train_run(const CommonOptions& opt, const ot::NctmSolverConfig& config, int64_t stream_key,
+                     const std::string& label, const fs::path& out, const BatchDraw& draw);
+
 RunResult train_and_score(const CommonOptions& opt, const ot::NctmSolverConfig& config, int64_t dim,
                           const std::string& label, const fs::path& out);
 
 int run_gaussian(const CommonOptions& options);
 int run_ablation(const AblationOptions& options);
+int run_toy2d(const Toy2dOptions& options);
+int run_sensitivity(const SensitivityOptions& options);
 
 }  // namespace brenier::nctm_tool

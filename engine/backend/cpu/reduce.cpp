@@ -67,6 +67,58 @@ void reduce_loop(const T* x, T* out, const std::vector<int64_t>& base,
   }
 }
 
+// The common case without index arrays: a contiguous x seen as [outer, red, inner] with the middle
+// block reduced, out[o, i] = fold over r of x[o, r, i], r in increasing order (the order of
+// reduce_loop, so both give identical results). Innermost loops run over i, which is contiguous, so
+// they vectorize and stay in cache; the work splits across threads by (o, chunk of i).
+template <prim::Reduce Op, class T>
+void reduce_middle(const T* x, T* out, int64_t outer, int64_t red, int64_t inner) {
+  using Acc = std::conditional_t<Op == prim::Reduce::Sum, SumAcc<T>, T>;
+  constexpr int64_t kChunk = 512;  // accumulators per (o, chunk): 4 KiB of doubles, on the stack
+  const int64_t chunks = (inner + kChunk - 1) / kChunk;
+#pragma omp parallel for collapse(2) if (outer * red * inner > kParallelThreshold)
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t i0 = c * kChunk, len = std::min(kChunk, inner - i0);
+      const T* p = x + o * red * inner + i0;
+      Acc acc[kChunk];
+      if constexpr (Op == prim::Reduce::Sum) {
+        for (int64_t i = 0; i < len; ++i) acc[i] = Acc(0);
+      } else {
+        for (int64_t i = 0; i < len; ++i) acc[i] = Acc(p[i]);
+      }
+      for (int64_t r = (Op == prim::Reduce::Sum ? 0 : 1); r < red; ++r) {
+        const T* row = p + r * inner;
+        for (int64_t i = 0; i < len; ++i) acc[i] = fold<Op>(acc[i], row[i]);
+      }
+      T* q = out + o * inner + i0;
+      for (int64_t i = 0; i < len; ++i) q[i] = static_cast<T>(acc[i]);
+    }
+  }
+}
+
+// When the reduced dims of a contiguous `shape` form one block (after dropping size-1 dims), the
+// sizes of the kept dims before it, the block and the kept dims after it.
+bool as_outer_red_inner(const Shape& shape, const std::vector<bool>& reduced, int64_t& outer, int64_t& red,
+                        int64_t& inner) {
+  outer = red = inner = 1;
+  int phase = 0;  // 0: before the block, 1: in it, 2: after it
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 1) continue;
+    if (reduced[d]) {
+      if (phase == 2) return false;  // a second reduced block
+      phase = 1;
+      red *= shape[d];
+    } else if (phase == 0) {
+      outer *= shape[d];
+    } else {
+      phase = 2;
+      inner *= shape[d];
+    }
+  }
+  return true;
+}
+
 // Element offsets of every position of `shape` laid out by `strides`, in row-major order.
 std::vector<int64_t> offsets_of(const Shape& shape, const std::vector<int64_t>& strides) {
   std::vector<int64_t> offs(static_cast<size_t>(numel(shape)));
@@ -103,7 +155,22 @@ Tensor reduce(prim::Reduce op, const Tensor& x, const std::vector<int64_t>& dims
       onednn::reduce(op, x, out))
     return out.reshape(out_shape);
 
-  // Split the strides: kept dims locate each output's base, reduced dims walk the sub-tensor.
+  int64_t outer = 1, red = 1, inner = 1;
+  // (Max/min over an empty block have no first element: those keep the general path's handling.)
+  if (as_outer_red_inner(shape, reduced, outer, red, inner) && (red > 0 || op == prim::Reduce::Sum)) {
+    dispatch_dtype(x.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      switch (op) {
+        case prim::Reduce::Sum: return reduce_middle<prim::Reduce::Sum>(x.data<T>(), out.data<T>(), outer, red, inner);
+        case prim::Reduce::Max: return reduce_middle<prim::Reduce::Max>(x.data<T>(), out.data<T>(), outer, red, inner);
+        case prim::Reduce::Min: return reduce_middle<prim::Reduce::Min>(x.data<T>(), out.data<T>(), outer, red, inner);
+      }
+    });
+    return out.reshape(out_shape);
+  }
+
+  // Several reduced blocks: kept dims locate each output's base (index arrays), reduced dims walk
+  // the sub-tensor.
   const std::vector<int64_t> strides = contiguous_strides(shape);
   Shape red_shape(shape.size(), 1);
   std::vector<int64_t> kept_strides(shape.size(), 0), red_strides(shape.size(), 0);

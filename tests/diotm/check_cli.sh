@@ -3,7 +3,8 @@
 # writes config.json, results.json (per dimension l2uvp_fwd and l2uvp_inv), results.md with the documented
 # choices, metrics.jsonl and a checkpoint; --resume re-scores a finished run to the same numbers, and a run
 # resumed from a mid-run checkpoint scores exactly like an uninterrupted one; tiny toy and lambda runs write
-# their W2 keys and figures.
+# their W2 keys and figures; translate runs on synthetic Fashion-MNIST files, writes its FIDs, grid and
+# classifier, and re-scores identically on --resume.
 #   check_cli.sh DIOTM_BINARY
 set -uo pipefail
 bin=$(realpath "$1")
@@ -16,7 +17,11 @@ expect 0 'gaussian' --help
 expect 0 'time sampling' gaussian --help
 expect 0 'moon-spiral' toy --help
 expect 2 'subcommand' --iters 5
-expect 2 'CUDA backend has not yet run on a GPU' gaussian --device cuda "${tiny[@]}" --out "$tmp/x"
+expect 2 "--device: must be cpu, cuda or cuda:<index>, got 'tpu'" gaussian --device tpu "${tiny[@]}" --out "$tmp/x"
+if ! command -v nvidia-smi >/dev/null; then  # a GPU machine runs --device cuda for real
+  expect 2 '--device cuda: (this brenier was built without CUDA|no CUDA device is usable here)' \
+    gaussian --device cuda "${tiny[@]}" --out "$tmp/x"
+fi
 expect 2 'listed twice' gaussian --dims 2,2 "${tiny[@]}" --out "$tmp/x"
 expect 2 'dims' gaussian --dims 2,x "${tiny[@]}" --out "$tmp/x"
 expect 2 '--iters: must be >= 1, got 0' gaussian --dims 2 --iters 0 --out "$tmp/x"
@@ -88,6 +93,38 @@ expect 0 'moon-spiral-hjb-lambda1: W2 fwd' lambda --dataset moon-spiral --lambda
   --out "$tmp/lambda"
 grep -q '"hjb-lambda0"' "$tmp/lambda/results.json" || fail "lambda results.json has no hjb-lambda0 entry"
 [ -s "$tmp/lambda/figures/moon-spiral-hjb-lambda1.png" ] || fail "the lambda run did not write its figure"
+
+# --- translate on synthetic Fashion-MNIST files ---------------------------------------------------------
+source "$(dirname "${BASH_SOURCE[0]}")/../support/synthetic_fashion_mnist.sh"
+synthetic_fashion_mnist "$tmp/fmnist" 300 100
+small=(--iters 3 --batch 4 --classifier-epochs 1 --quiet --data "$tmp/fmnist" --classifier "$tmp/fid.safetensors")
+tr=(translate "${small[@]}" --channels 2 --classifier-images 300)
+expect 0 'classifier-feature FID' translate --help
+expect 2 'apt-get install dataset-fashion-mnist' translate --data "$tmp/no-such-dir" --out "$tmp/x"
+expect 2 "--from: unknown Fashion-MNIST class 'boots'.*9 \(Ankle boot\)" "${tr[@]}" --from boots --out "$tmp/x"
+expect 2 "--to: a class index must be 0..9, got '12'" "${tr[@]}" --to 12 --out "$tmp/x"
+expect 2 '--from/--to: the two classes must differ' "${tr[@]}" --from 7 --to sneaker --out "$tmp/x"
+expect 2 '--channels: must be >= 1' translate "${small[@]}" --channels 0 --out "$tmp/x"
+expect 2 '--classifier-images: must be >= 256' translate "${small[@]}" --classifier-images 10 --out "$tmp/x"
+[ ! -e "$tmp/x" ] || fail "a rejected translate command created its --out folder"
+expect 0 'Sneaker → Ankle boot' "${tr[@]}" --from sneaker --to "ankle boot" --out "$tmp/tr"
+for key in '"experiment": "translate"' '"fid"' '"fid_identity"' '"fid_floor"' '"target_class_rate"' \
+  '"classifier_test_accuracy"' '"forward"' '"backward"'; do
+  grep -q -- "$key" "$tmp/tr/results.json" || fail "translate results.json has no $key"
+done
+for f in figures/translate.png checkpoints/7to9.safetensors results.md; do
+  [ -s "$tmp/tr/$f" ] || fail "the translate run did not write $f"
+done
+[ -s "$tmp/fid.safetensors" ] || fail "translate did not cache its FID classifier"
+grep -q 'NOT Inception FID' "$tmp/tr/results.md" || fail "translate results.md does not say its FID is not Inception's"
+grep -q 'ConvUNetMap\|x + UNet' "$tmp/tr/results.md" || fail "translate results.md does not describe the conv networks"
+# A finished run resumed is re-scored to the same numbers (the cached classifier is reused).
+cp "$tmp/tr/results.json" "$tmp/tr_before.json"
+expect 0 'Sneaker → Ankle boot' "${tr[@]}" --from sneaker --to "ankle boot" --out "$tmp/tr" --resume
+grep '"fid' "$tmp/tr_before.json" >"$tmp/fid_before"
+grep '"fid' "$tmp/tr/results.json" >"$tmp/fid_after"
+cmp -s "$tmp/fid_before" "$tmp/fid_after" || fail "translate --resume changed the FIDs: $(diff "$tmp/fid_before" "$tmp/fid_after")"
+grep -q '"cached": true' "$tmp/tr/results.json" || fail "translate --resume retrained the cached FID classifier"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The otnet tool from the outside: bad input exits 2 with a message naming the flag; tiny real runs of
-# toy, reuse, domain and color (small n, small H_Φ, few steps) write config.json, results.json with the
-# documented keys, results.md with the paper's numbers labelled, and their figures; a corrupt or missing
-# image exits 2. domain and the default color images need ../shared (skipped without it).
+# toy, reuse, domain, color and generate (small n, small H_Φ, few steps) write config.json, results.json
+# with the documented keys, results.md with the paper's numbers labelled, and their figures; a corrupt or
+# missing image or data file exits 2. domain and the default color images need ../shared (skipped without
+# it); generate runs on synthetic IDX files passed with --data, and its --resume must reproduce the results.
 #   check_cli.sh OTNET_BINARY SOURCE_DIR
 set -uo pipefail
 bin=$(realpath "$1")
@@ -89,6 +90,58 @@ if [ -f "$shared/data/domain2d/source_x.npy" ]; then
 else
   echo "shared domain2d data not found: domain run skipped"
 fi
+
+# --- generate -------------------------------------------------------------------------------------------
+source "$(dirname "${BASH_SOURCE[0]}")/../support/synthetic_fashion_mnist.sh"
+data="$tmp/fmnist"
+synthetic_fashion_mnist "$data" 300 100
+gen=(generate --quick --quiet --data "$data" --classifier "$tmp/fid_classifier.safetensors")
+
+expect 0 'ae-epochs' generate --help
+expect 2 'apt-get install dataset-fashion-mnist' generate --data "$tmp/no-such-dir" --out "$tmp/x"
+expect 2 '--train-images: must be >= 16' "${gen[@]}" --train-images 4 --out "$tmp/x"
+expect 2 '--targets: must be in \[4, --train-images = 256\]' "${gen[@]}" --targets 1000 --out "$tmp/x"
+expect 2 '--latent' "${gen[@]}" --latent 0 --out "$tmp/x"
+expect 2 '--ae-lr' "${gen[@]}" --ae-lr -1 --out "$tmp/x"
+expect 2 '--angle' "${gen[@]}" --angle 0 --out "$tmp/x"
+expect 2 '--resume: needs --out' "${gen[@]}" --resume
+expect 2 'CUDA backend has not yet run on a GPU' "${gen[@]}" --device cuda --out "$tmp/x"
+expect 2 'ae-epochs' "${gen[@]}" --ae-epochs x --out "$tmp/x"
+# Damaged data files: each error names the file.
+bad="$tmp/fmnist-bad"
+mkdir -p "$bad"
+cp "$data"/* "$bad/"
+head -c 5000 "$data/train-images-idx3-ubyte.gz" >"$bad/train-images-idx3-ubyte.gz"
+expect 2 'train-images-idx3-ubyte.gz' generate --quick --data "$bad" --out "$tmp/x"
+printf 'not an idx file' >"$bad/t10k-labels-idx1-ubyte"
+cp "$data/train-images-idx3-ubyte.gz" "$bad/"
+expect 2 'bad magic number.*t10k-labels|t10k-labels.*bad magic number' generate --quick --data "$bad" --out "$tmp/x"
+idx_labels "$bad/t10k-labels-idx1-ubyte" 99
+expect 2 'count mismatch' generate --quick --data "$bad" --out "$tmp/x"
+[ ! -e "$tmp/x" ] || fail "a rejected generate command created its --out folder"
+
+run="$tmp/generate"
+expect 0 'results:' "${gen[@]}" --out "$run"
+has_keys "$run/results.json" '"experiment": "generate"' '"status": "done"' '"fid"' '"otnet_generated"' '"otnet_map"' \
+  '"aeot_generated"' '"reconstruction"' '"test_accuracy"' '"aeot": 134.83' '"otnet_seconds": 37.22' '"fid_note"'
+has_keys "$run/results.md" 'not Inception FID' 'Table 4' '10.98' '9.85'
+for f in config.json figures/samples_otnet.png figures/samples_aeot.png figures/reconstructions.png \
+  checkpoints/autoencoder.safetensors checkpoints/height_network.safetensors checkpoints/free_heights.safetensors; do
+  [ -s "$run/$f" ] || fail "generate did not write $f"
+done
+[ -s "$tmp/fid_classifier.safetensors" ] || fail "generate did not cache its FID classifier"
+# --resume: every stage comes from its checkpoint (the classifier from its cache), so the FIDs agree exactly.
+grep -A8 '"fid": {' "$run/results.json" >"$tmp/fid_before"
+expect 0 'results:' "${gen[@]}" --out "$run" --resume
+grep -A8 '"fid": {' "$run/results.json" >"$tmp/fid_after"
+cmp -s "$tmp/fid_before" "$tmp/fid_after" || fail "generate --resume changed the FIDs: $(diff "$tmp/fid_before" "$tmp/fid_after")"
+grep -q '"cached": true' "$run/results.json" || fail "generate --resume retrained the cached FID classifier"
+expect 2 'already holds a run' "${gen[@]}" --out "$run"
+expect 2 '--resume: the run in .* used latent' "${gen[@]}" --out "$run" --resume --latent 6
+run="$tmp/generate-nobase"
+expect 0 'results:' "${gen[@]}" --no-baseline --ae-epochs 1 --out "$run"
+grep -q '"aeot_generated"' "$run/results.json" && fail "generate --no-baseline still scored AE-OT samples"
+[ ! -e "$run/figures/samples_aeot.png" ] || fail "generate --no-baseline wrote samples_aeot.png"
 
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"

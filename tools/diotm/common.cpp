@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "tools/common/device_flag.h"
 #include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/common/progress.h"
@@ -51,10 +52,7 @@ uint64_t unit_id(const std::string& name) {
 }
 
 void validate_common(const CommonOptions& opt) {
-  BRENIER_CHECK(opt.device == "cpu",
-                "--device {}: brenier's CUDA backend has not yet run on a GPU, so diotm runs on the CPU only; use "
-                "--device cpu",
-                opt.device);
+  tools::parse_device_flag(opt.device);  // cuda needs a CUDA build and a GPU here
   BRENIER_CHECK(opt.iters >= 1, "--iters: must be >= 1, got {}", opt.iters);
   BRENIER_CHECK(opt.batch >= 1, "--batch: must be >= 1, got {}", opt.batch);
   BRENIER_CHECK(opt.checkpoint_every >= 1, "--checkpoint-every: must be >= 1, got {}", opt.checkpoint_every);
@@ -102,6 +100,7 @@ ot::DiotmConfig solver_config(const CommonOptions& opt, int64_t dim) {
   c.potential_lr = opt.potential_lr;
   c.batch = opt.batch;
   c.seed = opt.seed;
+  c.device = tools::parse_device_flag(opt.device);
   return c;
 }
 

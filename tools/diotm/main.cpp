@@ -4,9 +4,9 @@
 //   diotm gaussian --dims 2,4,8 --out runs/g [--iters N] [--regularizer hjb|r1|none] [--resume]
 //   diotm toy --dataset 8g,25g,moon-spiral,circles --variants hjb,r1,none --out runs/t
 //   diotm lambda --dataset 8g --lambdas 0,0.01,0.1,1,10 --out runs/l
-//   (translate — Fashion-MNIST — is not there yet: it needs the conv layers being added to the engine)
+//   diotm translate --from sneaker --to "ankle boot" --out runs/tr   (Fashion-MNIST, conv networks)
 //
-// This file only parses the command line; the work is in gaussian.cpp, toy.cpp and common.cpp.
+// This file only parses the command line; the work is in gaussian.cpp, toy.cpp, translate.cpp and common.cpp.
 #include <fmt/format.h>
 
 #include <sstream>
@@ -23,6 +23,9 @@ namespace {
 constexpr int64_t kGaussianIters = 4000;
 constexpr int64_t kToyIters = 4000;
 constexpr int64_t kDefaultBatch = 256;
+// translate: steps and images per side per update at which a run takes ~20 min on 2 cores (docs/diotm.md).
+constexpr int64_t kTranslateIters = 1500;
+constexpr int64_t kTranslateBatch = 64;
 
 const char* kChoices =
     "Choices (spec/algorithms.md §4; the paper's text and code are not available, so the objective is §4.2's "
@@ -42,9 +45,10 @@ struct CommonText {
   std::string out;
 };
 
-void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text, int64_t default_iters) {
+void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text, int64_t default_iters,
+                int64_t default_batch = kDefaultBatch) {
   opt.iters = default_iters;
-  opt.batch = kDefaultBatch;
+  opt.batch = default_batch;
   cmd->add_option("--iters", opt.iters, "training steps per run (one step = K_V potential + K_T map updates)")
       ->capture_default_str();
   cmd->add_option("--batch", opt.batch, "points per side per update (ours; not in the spec)")->capture_default_str();
@@ -70,7 +74,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text, int64_t def
   cmd->add_flag("--resume", opt.resume,
                 "continue the run in --out: finished runs are re-scored, unfinished ones continue from their "
                 "checkpoint");
-  cmd->add_option("--device", opt.device, "cpu, or cuda (refused until brenier's CUDA backend has run on a GPU)")
+  cmd->add_option("--device", opt.device, "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU)")
       ->capture_default_str();
   cmd->add_flag("--quiet", opt.quiet, "no progress lines");
   cmd->footer(fmt::format(
@@ -113,8 +117,7 @@ std::vector<double> parse_doubles(const std::string& text, const char* flag) {
 int main(int argc, char** argv) {
   CLI::App app{
       "diotm: neural optimal transport via displacement interpolation with an HJB regularizer (DIOTM, arXiv "
-      "2410.03783), one subcommand per experiment. (translate, on Fashion-MNIST, is not available yet: it needs "
-      "convolutional layers.)"};
+      "2410.03783), one subcommand per experiment."};
   app.require_subcommand(1);
 
   GaussianOptions gauss;
@@ -153,7 +156,42 @@ int main(int argc, char** argv) {
   lam_cmd->add_option("--eval-samples", lam.eval_samples, "n of the exact W2 between n mapped and n target samples")
       ->capture_default_str();
 
+  TranslateOptions tr;
+  CommonText tr_text;
+  tr.common.alpha = 1e-3;  // the image cost weight tau of spec §4.4
+  CLI::App* tr_cmd = app.add_subcommand(
+      "translate",
+      "unpaired translation between two Fashion-MNIST classes with conv networks; classifier-feature FID (not "
+      "Inception FID) and a PNG grid");
+  add_common(tr_cmd, tr.common, tr_text, kTranslateIters, kTranslateBatch);
+  tr_cmd->add_option("--from", tr.from, "source class: index 0..9 or name (e.g. sneaker, shirt)")->capture_default_str();
+  tr_cmd->add_option("--to", tr.to, "target class: index 0..9 or name (e.g. \"ankle boot\", t-shirt)")
+      ->capture_default_str();
+  tr_cmd->add_option("--channels", tr.channels, "base channels of the conv map and potential (ours)")
+      ->capture_default_str();
+  tr_cmd->add_option("--train-images", tr.train_images, "training images per class (-1: all 6000)")
+      ->capture_default_str();
+  tr_cmd->add_option("--eval-images", tr.eval_images, "test images per class scored (all 1000 by default)")
+      ->capture_default_str();
+  tr_cmd->add_option("--classifier-images", tr.classifier_images, "training images of the FID classifier")
+      ->capture_default_str();
+  tr_cmd->add_option("--classifier-epochs", tr.classifier_epochs, "epochs of the FID classifier")
+      ->capture_default_str();
+  std::string tr_classifier = tr.classifier.string(), tr_data;
+  tr_cmd->add_option("--classifier", tr_classifier,
+                     "FID classifier cache: loaded when made from the same data and settings, else trained and "
+                     "saved there (shared with otnet generate)")
+      ->capture_default_str();
+  tr_cmd->add_option("--data", tr_data,
+                     "Fashion-MNIST folder with the IDX files (default: the Debian package dataset-fashion-mnist's)");
+
   return tools::run_cli(app, argc, argv, [&] {
+    if (tr_cmd->parsed()) {
+      tr.common.out = tr_text.out;
+      tr.classifier = tr_classifier;
+      tr.data = tr_data;
+      return run_translate(tr);
+    }
     if (gauss_cmd->parsed()) {
       gauss.dims = tools::parse_int_list(gauss_dims, "--dims");
       gauss.common.out = gauss_text.out;

@@ -1,8 +1,8 @@
-// The diotm tool's parts: options of its subcommands (gaussian, toy, lambda), seeded random streams, the
+// The diotm tool's parts: options of its subcommands (gaussian, toy, lambda, translate), seeded random streams, the
 // run-folder protocol (config.json, checkpoints, metrics.jsonl, --resume checks), one training "unit"
 // (a DiotmSolver trained with checkpoints, divergence caught) and exit codes. main.cpp parses the command
-// line; common.cpp holds the shared helpers and the unit runner; gaussian.cpp and toy.cpp (toy and lambda)
-// train, score and write results.json / results.md.
+// line; common.cpp holds the shared helpers and the unit runner; gaussian.cpp, toy.cpp (toy and lambda)
+// and translate.cpp train, score and write results.json / results.md.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -14,6 +14,7 @@
 
 #include "engine/random/generator.h"
 #include "ot/solvers/diotm.h"
+#include "tools/common/feature_fid.h"
 
 namespace brenier::diotm_tool {
 
@@ -54,6 +55,18 @@ struct ToyOptions {
   int64_t eval_samples = 1000;         // n of the exact W2 (Hungarian, ~1 s at 1000)
 };
 
+struct TranslateOptions {
+  CommonOptions common;
+  std::string from = "sneaker", to = "ankle boot";  // Fashion-MNIST classes (index or name)
+  int64_t channels = 8;             // base channels of the conv map and potential (ours, CPU-sized)
+  int64_t train_images = -1;        // per class; -1: all 6000
+  int64_t eval_images = 1000;       // test images per class (all of them)
+  int64_t classifier_images = 20000;  // training images of the FID classifier (feature_fid.h's default budget)
+  int64_t classifier_epochs = 2;
+  fs::path classifier = tools::kDefaultFeatureClassifierCache;  // FID classifier cache, shared with otnet generate
+  fs::path data;        // Fashion-MNIST folder (default: the Debian package's)
+};
+
 // Philox stream per (seed, unit, role); training step k draws from offset k·2^36 of its stream, so a
 // resumed run sees exactly the batches of an uninterrupted one.
 enum class Stream : uint64_t { Problem = 0, Training = 1, Evaluation = 2, Figure = 3 };
@@ -62,7 +75,7 @@ uint64_t training_offset(int64_t step);
 // A stable number for a unit name ("dim8", "8g/hjb"), so streams do not depend on which units run.
 uint64_t unit_id(const std::string& name);
 
-// Checks --device (cuda: refused until the GPU backend has run on a GPU), iters, batch, the solver options,
+// Checks --device (cuda: needs a CUDA build and a GPU, tools/common/device_flag.h), iters, batch, the solver options,
 // and --resume's --out.
 void validate_common(const CommonOptions& opt);
 // A fresh run needs a folder without config.json; --resume one whose config matches on `keys`.
@@ -102,5 +115,6 @@ UnitResult train_unit(const CommonOptions& opt, int64_t iters, Unit& unit, const
 int run_gaussian(const GaussianOptions& options);
 int run_toy(const ToyOptions& options);
 int run_lambda(const ToyOptions& options);
+int run_translate(const TranslateOptions& options);
 
 }  // namespace brenier::diotm_tool

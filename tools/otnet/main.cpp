@@ -5,8 +5,10 @@
 //   otnet reuse [--dataset grid] [--ratios 0.7,...,0.95]                    held-out height error (§3)
 //   otnet domain [--ratios 1,0.7,...,0.95]                                  2-D domain adaptation (Table 6)
 //   otnet color [--source A.jpg --target B.jpg]                             color transfer timing (Table 5)
+//   otnet generate [--train-images N --ae-epochs E --latent D --targets n]  Fashion-MNIST (Tables 3–4)
 //
-// This file only parses the command line; the work is in toy.cpp, reuse.cpp, domain.cpp, color.cpp.
+// This file only parses the command line; the work is in toy.cpp, reuse.cpp, domain.cpp, color.cpp,
+// generate.cpp.
 #include <fmt/format.h>
 
 #include <iostream>
@@ -31,7 +33,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
       ->capture_default_str();
   cmd->add_option("--hidden", text.hidden, "H_Φ's hidden widths (Table A3: 512,512,512)")->capture_default_str();
   cmd->add_option("--lr", opt.lr, "H_Φ's Adam lr; 0: the experiment's default (§6.3)")->capture_default_str();
-  cmd->add_option("--tolerance", opt.tolerance, "δ: stop when ||grad E|| < δ; 0: 2e-3 (pyOMT, §6.1)")
+  cmd->add_option("--tolerance", opt.tolerance, "δ: stop when ||grad E|| < δ; 0: 2e-3 (pyOMT, §6.1), generate 5e-3")
       ->capture_default_str();
   cmd->add_option("--max-iter", opt.max_iter, "most solver steps; 0: the experiment's default")->capture_default_str();
   cmd->add_flag("--quiet", opt.quiet, "no progress lines and no table on stdout");
@@ -115,6 +117,52 @@ int main(int argc, char** argv) {
   color_cmd->add_option("--shared", color.shared,
                         "shared folder holding data/images (default: $BRENIER_SHARED, else ../shared)");
 
+  GenerateOptions gen;
+  CommonText gen_text;
+  std::string gen_data, gen_classifier = gen.classifier.string();
+  bool gen_quick = false, gen_no_baseline = false;
+  CLI::App* gen_cmd = app.add_subcommand(
+      "generate", "Fashion-MNIST latent generation: autoencoder + OT-Net map, classifier-feature FID, solve time "
+                  "vs free heights (Tables 3–4)");
+  add_common(gen_cmd, gen.common, gen_text);
+  gen_cmd->add_option("--data", gen_data,
+                      "folder of the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist, from "
+                      "`apt-get install dataset-fashion-mnist`)");
+  gen_cmd->add_option("--classifier", gen_classifier,
+                      "FID classifier cache: loaded when made from the same data and settings, else trained and "
+                      "written there")
+      ->capture_default_str();
+  gen_cmd->add_flag("--resume", gen.resume, "continue the run in --out from its checkpoints");
+  gen_cmd->add_flag("--quick", gen_quick,
+                    "a seconds-long smoke run: small sizes for every size flag not given explicitly");
+  struct SizeFlag {
+    const char* name;
+    int64_t* value;
+    int64_t quick;
+    const char* help;
+  };
+  const SizeFlag size_flags[] = {
+      {"--train-images", &gen.train_images, 256, "training images the autoencoder learns from (ours)"},
+      {"--test-images", &gen.test_images, 256, "test images the FIDs compare against"},
+      {"--classifier-images", &gen.classifier_images, 256, "training images of the FID classifier (ours)"},
+      {"--classifier-epochs", &gen.classifier_epochs, 1, "FID classifier's epochs (ours)"},
+      {"--ae-epochs", &gen.ae_epochs, 4, "autoencoder epochs (ours)"},
+      {"--ae-batch", &gen.ae_batch, 32, "autoencoder batch (ours; paper 512)"},
+      {"--ae-width", &gen.ae_width, 4, "autoencoder width, Tables A1–A2's dim (ours)"},
+      {"--latent", &gen.latent, 8, "latent dimension (ours; paper 100)"},
+      {"--targets", &gen.targets, 64, "n: codes the OT map sends the source onto (ours; paper 60,000)"},
+      {"--samples", &gen.samples, 64, "m: samples per FID row (ours)"},
+  };
+  std::vector<std::pair<CLI::Option*, const SizeFlag*>> size_options;
+  for (const SizeFlag& f : size_flags)
+    size_options.emplace_back(gen_cmd->add_option(f.name, *f.value, f.help)->capture_default_str(), &f);
+  gen_cmd->add_option("--ae-lr", gen.ae_lr, "autoencoder's Adam lr (ours; paper 2e-4)")->capture_default_str();
+  gen_cmd->add_option("--angle", gen.angle, "angle threshold for new codes, radians (§6.2 demo2: 0.7)")
+      ->capture_default_str();
+  gen_cmd->add_flag("--no-baseline", gen_no_baseline, "skip the free-height (AE-OT) solve");
+  gen_cmd->add_option("--baseline-lr", gen.baseline_lr, "free-height solver's lr; 0: 5e-2 (§6.1)")
+      ->capture_default_str();
+
   return tools::run_cli(app, argc, argv, [&]() -> int {
     try {
       if (toy_cmd->parsed()) {
@@ -132,6 +180,19 @@ int main(int argc, char** argv) {
         finish_common(domain.common, domain_text);
         domain.ratios = parse_ratio_list(domain_ratios, "--ratios");
         return run_domain(domain);
+      }
+      if (gen_cmd->parsed()) {
+        finish_common(gen.common, gen_text);
+        gen.data = gen_data;
+        gen.classifier = gen_classifier;
+        gen.baseline = !gen_no_baseline;
+        if (gen_quick) {
+          for (auto& [option, flag] : size_options)
+            if (option->count() == 0) *flag->value = flag->quick;
+          if (gen_cmd->get_option("--hidden")->count() == 0) gen.common.hidden = {32, 32};
+          if (gen.common.max_iter == 0) gen.common.max_iter = 20;
+        }
+        return run_generate(gen);
       }
       finish_common(color.common, color_text);
       return run_color(color);

@@ -1,8 +1,9 @@
 // The otnet tool's parts (OT-Net, Li et al., "A Reusable Neural Optimal Transport Solver"; spec/algorithms.md
-// §6): the options of its subcommands (toy, reuse, domain, color), the shared run-folder protocol, seeded
-// random streams, the 2-D toy data sets, and the solver configurations they start from. main.cpp parses
-// the command line; common.cpp holds the shared helpers; toy.cpp, reuse.cpp, domain.cpp and color.cpp run
-// one experiment each and write results.json / results.md with the paper's numbers beside ours.
+// §6): the options of its subcommands (toy, reuse, domain, color, generate), the shared run-folder protocol,
+// seeded random streams, the 2-D toy data sets, and the solver configurations they start from. main.cpp
+// parses the command line; common.cpp holds the shared helpers; toy.cpp, reuse.cpp, domain.cpp, color.cpp
+// and generate.cpp (with conv_autoencoder.h) run one experiment each and write results.json / results.md
+// with the paper's numbers beside ours.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "engine/random/generator.h"
 #include "ot/solvers/height_network_solver.h"
 #include "ot/solvers/semi_discrete_solver.h"
+#include "tools/common/feature_fid.h"
 
 namespace brenier::otnet_tool {
 
@@ -70,8 +72,29 @@ struct ColorOptions {
   int64_t pixels = 500;     // n = N (paper §4.2)
 };
 
+struct GenerateOptions {
+  CommonOptions common;
+  std::filesystem::path data;            // IDX folder; empty: /usr/share/datasets/fashion-mnist
+  std::filesystem::path classifier = tools::kDefaultFeatureClassifierCache;  // FID classifier cache (shared)
+  bool resume = false;
+  int64_t train_images = 10000;          // autoencoder's training subset (ours; paper: all 60,000)
+  int64_t test_images = 10000;           // FID reference set: the whole test split
+  int64_t classifier_images = 20000;     // FID classifier's training subset (ours)
+  int64_t classifier_epochs = 2;         // ours
+  int64_t ae_epochs = 10;                // ours (the paper trains to convergence; AE-OT demo2 up to 500)
+  int64_t ae_batch = 128;                // ours (paper: 512; smaller batches give more steps on a subset)
+  double ae_lr = 1e-3;                   // ours (paper: 2e-4 with batch 512 for many more epochs)
+  int64_t ae_width = 16;                 // "dim" of Tables A1–A2, not given by the paper
+  int64_t latent = 64;                   // ours (paper: 100)
+  int64_t targets = 2000;                // n codes the OT maps onto (ours; paper: all 60,000)
+  int64_t samples = 2000;                // m samples per FID row and most new codes kept (ours)
+  double angle = 0.7;                    // angle threshold, radians (demo2 for latent codes, §6.2)
+  bool baseline = true;                  // also solve with free heights (AE-OT) for Table 4
+  double baseline_lr = 0;                // 0: 5e-2 (pyOMT's latent setting, §6.1)
+};
+
 // --- random streams -----------------------------------------------------------------------------------
-enum class Stream : uint64_t { Data = 0, Split = 1, Solver = 2, Generate = 3, Pixels = 4 };
+enum class Stream : uint64_t { Data = 0, Split = 1, Solver = 2, Generate = 3, Pixels = 4, Autoencoder = 5 };
 // One Philox stream per (seed, role, index), apart from other tools' streams.
 Generator stream(uint64_t seed, Stream role, uint64_t index = 0);
 // The solvers take a plain seed: derived the same way, so each (seed, role, index) gives its own solve.
@@ -131,5 +154,7 @@ int run_toy(const ToyOptions& options);
 int run_reuse(const ReuseOptions& options);
 int run_domain(const DomainOptions& options);
 int run_color(const ColorOptions& options);
+void validate_generate(const GenerateOptions& options);
+int run_generate(const GenerateOptions& options);
 
 }  // namespace brenier::otnet_tool

@@ -13,56 +13,24 @@
 //        relative to the current directory; rows without a reference print "-")
 #include <fmt/core.h>
 
-#include <cstring>
-#include <fstream>
-#include <map>
 #include <string>
 
 #include "bench/harness.h"
-#include "brenier.h"
-#include "engine/backend/primitives.h"
+#include "bench/step_table.h"
 #include "ot/solvers/w2_solver.h"
 
 using namespace brenier;
 using namespace brenier::ot;
 
-namespace {
-
-// Eight fixed batches cycled by the sampler: the step's cost without the sampler's.
-W2Solver::Sampler cycling_sampler(int64_t dim, Generator& gen, double shift) {
-  auto batches = std::make_shared<std::vector<Tensor>>();
-  for (int i = 0; i < 8; ++i) batches->push_back((Var(gen.normal({1024, dim})) + shift).data());
-  auto next = std::make_shared<size_t>(0);
-  return [batches, next](int64_t n) {
-    const Tensor& b = (*batches)[(*next)++ % batches->size()];
-    return n == b.shape()[0] ? b : prim::slice(b, 0, 0, n, 1);
-  };
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   bool quick = false;
   std::string reference_path = "bench/torch_ref/cpu.json";
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      quick = true;
-    } else if (std::strcmp(argv[i], "--reference") == 0 && i + 1 < argc) {
-      reference_path = argv[++i];
-    } else {
-      std::fprintf(stderr, "bench_w2_solvers: unknown argument '%s'; usage: bench_w2_solvers [--quick] [--reference FILE]\n",
-                   argv[i]);
-      return 2;
-    }
-  }
+  if (!bench::parse_step_args(argc, argv, "bench_w2_solvers", quick, reference_path)) return 2;
   std::string described;
   const auto torch_ms = bench::read_torch_reference(reference_path, "w2_solver_steps.py", described);
   std::printf("brenier W2 solver steps on %s\n", bench::machine_name().c_str());
   std::printf("reference: %s\nspeedup > 1 means brenier is faster\n\n", described.c_str());
-  std::printf("| %-26s | %10s | %9s | %10s | %7s |\n", "step (batch 1024)", "brenier ms", "steps/s", "PyTorch ms",
-              "speedup");
-  std::printf("|%s|%s|%s|%s|%s|\n", std::string(28, '-').c_str(), std::string(12, '-').c_str(),
-              std::string(11, '-').c_str(), std::string(12, '-').c_str(), std::string(9, '-').c_str());
+  bench::print_step_header("step (batch 1024)", 26);
 
   Generator gen(7);
   for (const char* method : {"mmb", "mmv2", "w2gn"}) {
@@ -72,20 +40,13 @@ int main(int argc, char** argv) {
       config.dim = dim;
       config.pretrain.enabled = false;  // timed: the training step only
       W2Solver solver(config);
-      W2Solver::Sampler source = cycling_sampler(dim, gen, 0.0), target = cycling_sampler(dim, gen, 1.0);
+      W2Solver::Sampler source = bench::cycling_sampler(dim, gen, 0.0);
+      W2Solver::Sampler target = bench::cycling_sampler(dim, gen, 1.0);
       const bool slow = config.method == W2Method::MMv2;
       auto t = bench::time_it([&] { solver.step(source, target); }, slow ? 2 : 5, quick ? 3 : (slow ? 7 : 20),
                               quick ? 0.3 : 2.0);
-      const std::string key = fmt::format("{}/{}", method, dim);
-      const auto ref = torch_ms.find(key);
-      const std::string name = fmt::format("{} step, dim {}", method, dim);
-      if (ref == torch_ms.end())
-        std::printf("| %-26s | %10.2f | %9.1f | %10s | %7s |\n", name.c_str(), t.median_ms, 1000.0 / t.median_ms,
-                    "-", "-");
-      else
-        std::printf("| %-26s | %10.2f | %9.1f | %10.2f | %6.2fx |\n", name.c_str(), t.median_ms,
-                    1000.0 / t.median_ms, ref->second, ref->second / t.median_ms);
-      std::fflush(stdout);
+      bench::print_step_row(fmt::format("{} step, dim {}", method, dim), 26, t, torch_ms,
+                            fmt::format("{}/{}", method, dim));
     }
   }
   return 0;

@@ -20,19 +20,15 @@ Time = median wall time of whole steps after warm-up (CUDA: synchronized). Debia
 `libopenblas0-openmp`; the script re-executes itself with the tuned malloc of w2_solver_steps.py.
 """
 import argparse
-import datetime
-import json
 import math
 import os
-import statistics
 import sys
-import time
 
 import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2_solver_steps import TUNED_MALLOC, cpu_model  # noqa: E402
+from w2_solver_steps import TUNED_MALLOC, median_ms, write_result  # noqa: E402
 
 ALPHA, LAMBDA = 0.5, 0.1
 
@@ -116,17 +112,6 @@ class Step:
             torch.cuda.synchronize()
 
 
-def median_ms(step, warmup, min_iters, min_seconds):
-    for _ in range(warmup):
-        step()
-    times, start = [], time.perf_counter()
-    while len(times) < min_iters or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times), len(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="JSON file to write")
@@ -143,15 +128,7 @@ def main():
         ms, n = median_ms(Step(dim, args.device), 3, 3 if args.quick else 10, 0.3 if args.quick else 2.0)
         steps[f"{args.device}/{dim}"] = {"median_ms": round(ms, 3), "timed_steps": n}
         print(f"{args.device} dim {dim:3d}: {ms:9.2f} ms ({n} steps)", flush=True)
-    result = {"machine": f"{cpu_model()}, {os.cpu_count()} hardware threads", "torch": torch.__version__,
-              "threads": args.threads, "malloc": "default" if args.default_malloc else "tuned",
-              "date": datetime.date.today().isoformat(), "steps": steps}
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=1)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, args.out)
+    write_result(args.out, steps, args.threads, args.default_malloc)
 
 
 if __name__ == "__main__":

@@ -182,15 +182,20 @@ def main():
                               0.3 if args.quick else 2.0)
             steps[f"{method}/{dim}"] = {"median_ms": round(ms, 3), "timed_steps": n}
             print(f"{method:5s} dim {dim:3d}: {ms:9.2f} ms ({n} steps)", flush=True)
+    write_result(args.out, steps, args.threads, args.default_malloc)
+
+
+def write_result(path, steps, threads, default_malloc):
+    """Writes the medians with the machine and settings they were measured with, atomically."""
     result = {"machine": f"{cpu_model()}, {os.cpu_count()} hardware threads", "torch": torch.__version__,
-              "threads": args.threads, "malloc": "default" if args.default_malloc else "tuned",
+              "threads": threads, "malloc": "default" if default_malloc else "tuned",
               "date": datetime.date.today().isoformat(), "steps": steps}
-    tmp = args.out + ".tmp"
+    tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(result, f, indent=1)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, args.out)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 # gm-predict run writes config.json, results.json (per dimension a `train` and a `test` object with
 # l2uvp_fwd, l2uvp_inv, cos_fwd, cos_inv), results.md with the paper's numbers, metrics.jsonl and a
 # checkpoint; --resume re-scores a finished run to the same numbers, and a run resumed from a mid-run
-# checkpoint scores exactly like an uninterrupted one; a tiny w2b run (skipped without the shared data).
+# checkpoint scores exactly like an uninterrupted one; a tiny w2b run (skipped without the shared data);
+# runtime's bad flags and a tiny timing run (the paper's Table V beside ours, the machine, --resume keeping
+# timed rows); color's bad flags (a missing or corrupt image exits 2 naming its path) and a tiny run on
+# shrunken photographs (skipped without the shared data) that writes panels and W2 scores.
 #   check_cli.sh HOTET_BINARY SOURCE_DIR
 set -uo pipefail
 bin=$(realpath "$1")
@@ -95,6 +98,71 @@ if [ -f "$shared/data/w2bench/manifest.json" ]; then
   grep -q '5.03 ± 0.33' "$tmp/w2b/results.md" || fail "w2b results.md lacks the paper's dim-2 HOTET number"
 else
   echo "shared data folder '$shared' not found: w2b checks skipped"
+fi
+
+# --- runtime ----------------------------------------------------------------------------------------
+rt_base=(--dim 2 --pairs 10 --embed-layers 1 --predict-repeats 1 --no-pretrain --quiet)
+rt=("${rt_base[@]}" --pairs-measured 1 --batch 64)
+expect 0 'pairs-measured' runtime --help
+expect 2 'GPU backend has not landed' runtime "${rt[@]}" --device cuda --steps 2 --out "$tmp/x"
+expect 2 '--steps: must be >= 1, got 0' runtime "${rt[@]}" --steps 0 --out "$tmp/x"
+expect 2 '--pairs-measured: must be in \[1, --pairs = 10\], got 11' runtime "${rt_base[@]}" --pairs-measured 11 --out "$tmp/x"
+expect 2 "--trainers: 'sinkhorn' is not one of" runtime "${rt[@]}" --trainers mmb,sinkhorn --out "$tmp/x"
+expect 2 "--trainers: 'mmb' is listed twice" runtime "${rt[@]}" --trainers mmb,mmb --out "$tmp/x"
+expect 2 'needs >= 64, got 32' runtime "${rt_base[@]}" --batch 32 --trainers meta-ot --out "$tmp/x"
+expect 2 '--resume: needs --out' runtime "${rt[@]}" --resume
+[ ! -e "$tmp/x" ] || fail "a rejected runtime command created its --out folder"
+expect 0 'hotet-mmb: .* projected for 10 maps \(paper: 1228\)' runtime "${rt[@]}" --steps 2 --mmv2-steps 1 --out "$tmp/rt"
+for key in '"hotet-mmb"' '"meta-ot"' '"hotet-mmv2"' '"mmb"' '"mmv2"' '"seconds_per_step"' '"projected_seconds"' \
+  '"new_map_seconds"' '"paper_seconds": 1228' '"paper_seconds": 409284' '"nproc"' '"loadavg"' '"status": "done"'; do
+  grep -q -- "$key" "$tmp/rt/results.json" || fail "runtime results.json has no $key"
+done
+grep -q 'paper Table V (D = 2), not ours' "$tmp/rt/results.md" || fail "runtime results.md does not label the paper's column"
+grep -q '(projected)' "$tmp/rt/results.md" || fail "runtime results.md does not mark projected rows"
+grep -q '\*\*Machine\*\*: [0-9]* cores' "$tmp/rt/results.md" || fail "runtime results.md does not name the machine"
+timed() { grep -E '"(train_seconds|new_map_seconds)"' "$1/results.json"; }
+before=$(timed "$tmp/rt")
+expect 2 'used seed 0' runtime "${rt[@]}" --steps 2 --mmv2-steps 1 --seed 1 --out "$tmp/rt" --resume
+expect 0 'runtime results in' runtime "${rt[@]}" --steps 2 --mmv2-steps 1 --out "$tmp/rt" --resume
+[ "$(timed "$tmp/rt")" = "$before" ] || fail "runtime --resume re-timed rows an earlier run had timed"
+
+# --- color ------------------------------------------------------------------------------------------
+col_base=(--max-side 24 --steps 3 --batch 32 --eval-points 32 --embed-layers 1 --quiet)
+col=("${col_base[@]}" --finetune-steps 2)
+printf 'not an image at all' >"$tmp/junk.png"
+expect 0 'finetune-steps' color --help
+expect 2 "image: '$tmp/missing.jpg' does not exist" color "${col[@]}" --images "$tmp/missing.jpg" --reference "$tmp/junk.png" --out "$tmp/x"
+expect 2 "image: '$tmp/junk.png' is neither a JPEG nor a PNG" color "${col[@]}" --images "$tmp/junk.png" --reference "$tmp/junk.png" --out "$tmp/x"
+expect 2 'GPU backend has not landed' color "${col[@]}" --device cuda --out "$tmp/x"
+expect 2 '--finetune-steps: must be >= 1, got 0' color "${col_base[@]}" --finetune-steps 0 --out "$tmp/x"
+expect 2 '--images: empty item' color "${col[@]}" --images "a.jpg,,b.jpg" --out "$tmp/x"
+[ ! -e "$tmp/x" ] || fail "a rejected color command created its --out folder"
+if [ -f "$shared/data/images/china.jpg" ]; then
+  # A truncated JPEG is corrupt: exit 2 naming it.
+  head -c 3000 "$shared/data/images/china.jpg" >"$tmp/truncated.jpg"
+  expect 2 "image: '$tmp/truncated.jpg' is not a valid JPEG" color "${col[@]}" --shared "$shared" --reference "$tmp/truncated.jpg" --out "$tmp/x"
+  [ ! -e "$tmp/x" ] || fail "a rejected color command created its --out folder"
+  col_scores() { grep -E '"w2_(identity|mapped|floor)"' "$1/results.json"; }
+  expect 0 'one-to-one W2: identity' color "${col[@]}" --shared "$shared" --out "$tmp/color"
+  for f in one_to_one.png one_to_one_inverse.png; do
+    [ -s "$tmp/color/figures/$f" ] || fail "color did not write figures/$f"
+  done
+  [ "$(ls "$tmp/color/figures" | grep -c '^many_to_one_')" -ge 4 ] || fail "color wrote fewer than 4 many-to-one panels"
+  [ "$(ls "$tmp/color/figures" | grep -c '^in_context_')" = 3 ] || fail "color did not write 3 in-context panels"
+  for key in '"one_to_one"' '"many_to_one"' '"in_context"' '"zero_shot"' '"fine_tuned"' '"w2_identity"' '"w2_mapped"' \
+    '"w2_floor"' '"train_seconds"' '"status": "done"'; do
+    grep -q -- "$key" "$tmp/color/results.json" || fail "color results.json has no $key"
+  done
+  grep -q 'quadrant crop' "$tmp/color/results.md" || fail "color results.md does not say crops were added as sources"
+  first=$(col_scores "$tmp/color")
+  expect 0 'one-to-one W2' color "${col[@]}" --shared "$shared" --out "$tmp/color" --resume
+  [ "$(col_scores "$tmp/color")" = "$first" ] || fail "color --resume re-scored a finished run differently"
+  # Images the user passes (a PNG among them) replace the shipped ones.
+  expect 0 'one-to-one W2' color "${col[@]}" --images "$tmp/color/figures/one_to_one.png,$shared/data/images/flower.jpg" \
+    --reference "$shared/data/images/china.jpg" --min-sources 3 --out "$tmp/color2"
+  grep -q '"reference": "china.jpg"' "$tmp/color2/results.json" || fail "color ignored --reference"
+else
+  echo "shared data folder '$shared' not found: color runs skipped"
 fi
 
 if [ "$failures" -ne 0 ]; then

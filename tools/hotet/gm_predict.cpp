@@ -20,6 +20,7 @@
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
+#include "tools/hotet/gm_world.h"
 #include "tools/hotet/tool.h"
 
 namespace brenier::hotet_tool {
@@ -27,8 +28,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr const char* kExperiment = "gm-predict";
-constexpr int64_t kTrainInnerBatch = 32;  // chunk size in training (§1.7)
-constexpr int64_t kEvalInnerBatch = 64;   // and in evaluation (§1.7)
+constexpr int64_t kEvalInnerBatch = 64;   // chunk size in evaluation (§1.7; training: kTrainInnerBatch)
 constexpr int64_t kEvalGroup = 8;         // sources predicted at once when scoring (at most)
 constexpr int64_t kAttentionBudget = int64_t{1} << 25;  // attention scores held at once when scoring (~128 MB f32)
 constexpr int64_t kMonitorSources = 8;    // test sources scored at every checkpoint (a training curve)
@@ -83,41 +83,6 @@ const PaperGm* paper(int64_t dim) {
   for (const PaperGm& p : kPaper)
     if (p.dim == dim) return &p;
   return nullptr;
-}
-
-struct World {
-  ot::GaussianMixture target;
-  std::vector<ot::GaussianMixture> train, test;
-  std::vector<ot::ComponentwiseBuresMap> train_truth, test_truth;
-};
-
-// Drawn from the World stream: ν first, then the training sources, then the test sources.
-World make_world(const GmOptions& opt, int64_t dim) {
-  Generator gen = stream(opt.common.seed, dim, Stream::World);
-  World w{ot::random_gaussian_mixture(dim, gen), {}, {}, {}, {}};
-  for (int64_t i = 0; i < opt.train_sources; ++i) w.train.push_back(ot::random_gaussian_mixture(dim, gen));
-  for (int64_t i = 0; i < opt.test_sources; ++i) w.test.push_back(ot::random_gaussian_mixture(dim, gen));
-  for (const auto& s : w.train) w.train_truth.emplace_back(s, w.target);
-  for (const auto& s : w.test) w.test_truth.emplace_back(s, w.target);
-  return w;
-}
-
-Tensor stack_sets(const std::vector<Tensor>& sets) {
-  NoGradGuard no_grad;
-  std::vector<Var> parts;
-  for (const Tensor& t : sets) parts.push_back(Var(t));
-  return stack(parts, 0).data();
-}
-
-// Sources x and pushed targets y = T*(x) for the sources `index`, `batch` points each.
-std::pair<Tensor, Tensor> draw_pairs(const World& w, const std::vector<int64_t>& index, int64_t batch, Generator& gen) {
-  std::vector<Tensor> xs, ys;
-  for (int64_t i : index) {
-    const ot::GaussianMixture::Sample s = w.train[i].sample(batch, gen, kTrainInnerBatch);
-    xs.push_back(s.points);
-    ys.push_back(w.train_truth[i].apply(s.points, s.components));
-  }
-  return {stack_sets(xs), stack_sets(ys)};
 }
 
 struct Scores {
@@ -324,7 +289,7 @@ DimResult run_dim(const GmOptions& opt, int64_t dim, const fs::path& out) {
   DimResult result;
   result.dim = dim;
   result.batch = opt.batch > 0 ? opt.batch : batch_for_dim(dim);
-  const World world = make_world(opt, dim);
+  const World world = make_world(opt.common.seed, dim, opt.train_sources, opt.test_sources);
   const fs::path checkpoint = checkpoint_path(out, dim), metrics = out / "metrics.jsonl";
   auto solver = std::make_unique<ot::HotetSolver>(solver_config(opt, dim));
   double seconds_before = 0;

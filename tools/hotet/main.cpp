@@ -4,8 +4,11 @@
 //   hotet gm-predict --dims 2 --out runs/gm2 [--method mmb|mmv2] [--iters 5000] [--context transformer|constant|meta-ot]
 //   hotet ablation --dims 2 --out runs/ab2 [the gm-predict options but --context]
 //   hotet w2b --dims 2,4,8 --out runs/w2b [--method mmb|mmv2] [--iters 5000] [--resume]
+//   hotet runtime --out runs/rt [--dim 8] [--steps 5000] [--pairs-measured 3]
+//   hotet color --out runs/color [--images a.jpg,b.png] [--reference r.jpg] [--steps 5000]
 //
-// This file only parses the command line; the work is in gm_predict.cpp, ablation.cpp, w2b.cpp and common.cpp.
+// This file only parses the command line; the work is in gm_predict.cpp, ablation.cpp, w2b.cpp, runtime.cpp,
+// color.cpp and common.cpp.
 #include <fmt/format.h>
 
 #include "tools/common/cli.h"
@@ -107,7 +110,121 @@ int main(int argc, char** argv) {
   w2b_cmd->add_option("--shared", w2b.shared,
                       "shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
 
+  RuntimeOptions rt;
+  std::string rt_out, rt_trainers = "hotet-mmb,meta-ot,hotet-mmv2,mmb,mmv2";
+  bool rt_no_pretrain = false;
+  CLI::App* rt_cmd = app.add_subcommand(
+      "runtime", "wall time to obtain 500 OT maps: HOTET, Meta OT, one MM-B / MMv2 solve per pair (paper Table V)");
+  rt_cmd->add_option("--dim", rt.dim, "dimension (Table V's protocol: 8)")->capture_default_str();
+  rt_cmd->add_option("--steps", rt.common.iters,
+                     "training steps timed per model (the paper: 5000, spec §1.6); fewer are projected to 5000")
+      ->capture_default_str();
+  rt_cmd->add_option("--mmv2-steps", rt.mmv2_steps, "steps timed for the MMv2 trainers (0: --steps; each step runs "
+                                                    "--inner-iters inner steps, so they are ~20x slower)")
+      ->capture_default_str();
+  rt_cmd->add_option("--pairs", rt.pairs, "distribution pairs to obtain maps for (Table V: 500)")->capture_default_str();
+  rt_cmd->add_option("--pairs-measured", rt.pairs_measured,
+                     "per-pair MM-B / MMv2 solves actually run; their mean time stands for all --pairs")
+      ->capture_default_str();
+  rt_cmd->add_option("--trainers", rt_trainers, "which rows to time: hotet-mmb, meta-ot, hotet-mmv2, mmb, mmv2")
+      ->capture_default_str();
+  rt_cmd->add_option("--batch", rt.batch, "points per distribution per step; 0: 256 (D <= 4), 128 (D <= 16), 64 (§1.6)")
+      ->capture_default_str();
+  rt_cmd->add_option("--per-step", rt.per_step, "distributions per HOTET step (§1.6: 8)")->capture_default_str();
+  rt_cmd->add_option("--predict-repeats", rt.predict_repeats, "timings of a new distribution's map (median reported)")
+      ->capture_default_str();
+  rt_cmd->add_option("--inner-iters", rt.common.inner_iters, "MMv2 inner steps (§1.4: 20)")->capture_default_str();
+  rt_cmd->add_option("--embed-layers", rt.common.embed_layers, "transformer blocks (§1.3: 6)")->capture_default_str();
+  rt_cmd->add_option("--seed", rt.common.seed, "seeds networks, distributions and batches")->capture_default_str();
+  rt_cmd->add_option("--out", rt_out, "run folder (default: runs/hotet/runtime/<timestamp>)");
+  rt_cmd->add_flag("--resume", rt.common.resume, "keep the rows an earlier run in --out timed; time the rest");
+  rt_cmd->add_option("--device", rt.common.device, "cpu, or cuda (refused until brenier's GPU backend lands)")
+      ->capture_default_str();
+  rt_cmd->add_flag("--no-pretrain", rt_no_pretrain, "skip identity pre-training (spec §1.5)");
+  rt_cmd->add_flag("--quiet", rt.common.quiet, "no progress lines");
+  rt_cmd->footer("Writes config.json, metrics.jsonl, results.json and results.md (ours beside the paper's Table V, "
+                 "with the machine's cores and load) into --out.\nExit codes: 0 done, 2 bad input, 1 internal error.");
+
+  ColorOptions color;
+  color.common.embed_width = 16;  // lift D = 3 first (NOTES.md: LayerNorm over 3 channels collapses the points)
+  color.common.embed_heads = 4;
+  std::string color_out, color_images, color_unseen;
+  bool color_no_pretrain = false;
+  CLI::App* color_cmd = app.add_subcommand(
+      "color", "color transfer on photographs: one-to-one, many-to-one, in-context fine-tuning (paper §IV-D)");
+  color_cmd->add_option("--images", color_images,
+                        "comma-separated source images (JPEG/PNG); default: ../shared/data/images/china.jpg");
+  color_cmd->add_option("--reference", color.reference,
+                        "the reference image whose colors every source gets; default: ../shared/data/images/flower.jpg");
+  color_cmd->add_option("--unseen", color_unseen,
+                        "comma-separated images for in-context fine-tuning; default: crops and a channel-reversed copy "
+                        "of the first image");
+  color_cmd->add_option("--shared", color.shared,
+                        "shared data folder holding data/images (default: $BRENIER_SHARED, else ../shared)");
+  color_cmd->add_option("--steps", color.common.iters, "training steps per model (the paper: 5000, §1.6)")
+      ->capture_default_str();
+  color_cmd->add_option("--finetune-steps", color.finetune_steps, "in-context fine-tuning steps (the paper: 50)")
+      ->capture_default_str();
+  color_cmd->add_option("--method", color.common.method, "mmb (the paper's text, §IV-D) or mmv2")
+      ->check(CLI::IsMember({"mmb", "mmv2"}))
+      ->capture_default_str();
+  color_cmd->add_option("--batch", color.batch, "pixels per image per step (§1.6: 1024)")->capture_default_str();
+  color_cmd->add_option("--per-step", color.per_step, "images per many-to-one step (§1.6: 8)")->capture_default_str();
+  color_cmd->add_option("--min-sources", color.min_sources, "many-to-one sources; crops are added to reach it")
+      ->capture_default_str();
+  color_cmd->add_option("--eval-points", color.eval_points, "pixels per side of each exact W2 score")
+      ->capture_default_str();
+  color_cmd->add_option("--max-side", color.max_side, "shrink images so the longer side is at most this (0: keep)")
+      ->capture_default_str();
+  color_cmd->add_option("--embed-width", color.common.embed_width, "transformer width (ours: 16; see color.cpp)")
+      ->capture_default_str();
+  color_cmd->add_option("--embed-heads", color.common.embed_heads, "attention heads (ours: 4)")->capture_default_str();
+  color_cmd->add_option("--embed-layers", color.common.embed_layers, "transformer blocks (§1.3: 6)")
+      ->capture_default_str();
+  color_cmd->add_option("--inner-iters", color.common.inner_iters, "MMv2 inner steps (§1.4: 20)")->capture_default_str();
+  color_cmd->add_option("--checkpoint-every", color.common.checkpoint_every, "steps between checkpoints")
+      ->capture_default_str();
+  color_cmd->add_option("--seed", color.common.seed, "seeds networks, pixel batches and scores")->capture_default_str();
+  color_cmd->add_option("--out", color_out, "run folder (default: runs/hotet/color/<timestamp>)");
+  color_cmd->add_flag("--resume", color.common.resume, "continue the run in --out from its checkpoints");
+  color_cmd->add_option("--device", color.common.device, "cpu, or cuda (refused until brenier's GPU backend lands)")
+      ->capture_default_str();
+  color_cmd->add_flag("--no-pretrain", color_no_pretrain, "skip identity pre-training (spec §1.5)");
+  color_cmd->add_flag("--quiet", color.common.quiet, "no progress lines");
+  color_cmd->footer("Writes config.json, metrics.jsonl, results.json, results.md, figures/*.png (before/after panels) "
+                    "and checkpoints/ into --out.\nExit codes: 0 done, 2 bad input (a missing or corrupt image "
+                    "included), 1 internal error.");
+
+  // "a,b,c" → {"a", "b", "c"}; empty items are refused.
+  auto split_list = [](const std::string& text, const char* flag) {
+    std::vector<std::string> items;
+    if (text.empty()) return items;
+    size_t start = 0;
+    while (true) {
+      const size_t comma = text.find(',', start);
+      const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      BRENIER_CHECK(!item.empty(), "{}: empty item in '{}'", flag, text);
+      items.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    return items;
+  };
+
   return tools::run_cli(app, argc, argv, [&] {
+    if (rt_cmd->parsed()) {
+      rt.common.out = rt_out;
+      rt.common.pretrain = !rt_no_pretrain;
+      rt.trainers = split_list(rt_trainers, "--trainers");
+      return run_runtime(rt);
+    }
+    if (color_cmd->parsed()) {
+      color.common.out = color_out;
+      color.common.pretrain = !color_no_pretrain;
+      color.images = split_list(color_images, "--images");
+      color.unseen = split_list(color_unseen, "--unseen");
+      return run_color(color);
+    }
     if (gm_cmd->parsed()) {
       gm.common.dims = tools::parse_int_list(gm_dims, "--dims");
       gm.common.out = gm_out;

@@ -1,11 +1,13 @@
-// The hotet tool's parts: the options of its subcommands (gm-predict, w2b), seeded random streams,
-// the run folder protocol (config.json, checkpoints, metrics.jsonl, --resume checks) and exit codes.
-// main.cpp parses the command line; common.cpp holds the shared run-folder helpers; gm_predict.cpp
-// and w2b.cpp train, score and write results.json / results.md with the paper's numbers beside ours.
+// The hotet tool's parts: the options of its subcommands (gm-predict, ablation, w2b, runtime, color),
+// seeded random streams, the run folder protocol (config.json, checkpoints, metrics.jsonl, --resume checks)
+// and exit codes. main.cpp parses the command line; common.cpp holds the shared run-folder helpers,
+// gm_world.h the §1.7 Gaussian-mixture family; gm_predict.cpp, ablation.cpp, w2b.cpp, runtime.cpp and
+// color.cpp run the experiments and write results.json / results.md with the paper's numbers beside ours.
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,12 +62,47 @@ struct W2bOptions {
   std::string shared;    // empty: BRENIER_SHARED, else ../shared
 };
 
+// runtime (paper Table V): wall time to obtain the maps of `pairs` GM pairs, see runtime.cpp.
+// common.iters = --steps; common.dims = {dim}.
+struct RuntimeOptions {
+  CommonOptions common;
+  int64_t dim = 8;             // Table V's protocol dimension (paper appendix A-D)
+  int64_t mmv2_steps = 0;      // steps of the MMv2 trainers; 0: --steps
+  int64_t pairs = 500;         // distribution pairs (Table V: 500 = §1.7's training sources)
+  int64_t pairs_measured = 3;  // per-pair solves actually run (their mean stands for all `pairs`)
+  int64_t batch = 0;           // 0: batch_for_dim (§1.6)
+  int64_t per_step = 8;        // distributions per HOTET step (§1.6)
+  int64_t predict_repeats = 20;  // timings of a new distribution's map (the median is reported)
+  std::vector<std::string> trainers{"hotet-mmb", "meta-ot", "hotet-mmv2", "mmb", "mmv2"};
+};
+
+// color: color transfer on photographs (paper §IV-D), see color.cpp. common.iters = --steps; dims = {3}.
+struct ColorOptions {
+  CommonOptions common;
+  std::vector<std::string> images;  // sources; empty: ../shared/data/images/china.jpg
+  std::string reference;            // empty: ../shared/data/images/flower.jpg
+  std::vector<std::string> unseen;  // in-context images; empty: derived from the first source (see color.cpp)
+  std::string shared;               // shared folder (default: $BRENIER_SHARED, else ../shared)
+  int64_t batch = 1024;             // pixels per image per step (§1.6)
+  int64_t per_step = 8;             // images per many-to-one step (§1.6), at most the number of sources
+  int64_t min_sources = 4;          // many-to-one sources (crops added when fewer images are given)
+  int64_t finetune_steps = 50;      // in-context fine-tuning (paper §IV-D: 50; the code: 10, §1.6)
+  int64_t eval_points = 1000;       // pixels per side of each exact-W2 score (Hungarian, O(n³))
+  int64_t max_side = 0;             // resize images so the longer side is at most this (0: keep)
+};
+
+// A training step failed (non-finite loss or gradient; the solver is as after its last good step). runtime and
+// color catch it and exit with kExitDiverged instead of the usage-error code a brenier::Error would give.
+struct TrainingDiverged : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // GM prediction batch per dimension, from HOTET's configs (spec §1.6): 256 (D ≤ 4), 128 (D ≤ 16), 64.
 int64_t batch_for_dim(int64_t dim);
 
 // Philox stream per (seed, dim, role); training step k draws from offset k·2^36 of its stream, so a
 // resumed run sees exactly the batches of an uninterrupted one.
-enum class Stream : uint64_t { World = 0, Training = 1, Evaluation = 2, Pretrain = 3, Monitor = 4 };
+enum class Stream : uint64_t { World = 0, Training = 1, Evaluation = 2, Pretrain = 3, Monitor = 4, PairSolve = 5 };
 Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset = 0);
 uint64_t training_offset(int64_t step);
 
@@ -86,5 +123,7 @@ int run_gm_predict(const GmOptions& options);
 // The three context models of gm-predict side by side (paper Tables III, IV); see ablation.cpp.
 int run_ablation(const GmOptions& options);
 int run_w2b(const W2bOptions& options);
+int run_runtime(const RuntimeOptions& options);
+int run_color(const ColorOptions& options);
 
 }  // namespace brenier::hotet_tool

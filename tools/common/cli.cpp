@@ -81,4 +81,18 @@ std::vector<int64_t> parse_int_list(std::string_view text, std::string_view flag
   return values;
 }
 
+std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag, bool allow_empty) {
+  std::vector<std::string> items;
+  if (allow_empty && trim(text).empty()) return items;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string_view item = trim(text.substr(start, comma == std::string_view::npos ? comma : comma - start));
+    BRENIER_CHECK(!item.empty(), "{}: empty item in '{}'", flag, text);
+    items.emplace_back(item);
+    if (comma == std::string_view::npos) return items;
+    start = comma + 1;
+  }
+}
+
 }  // namespace brenier::tools

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <iostream>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,5 +25,9 @@ int run_cli(CLI::App& app, int argc, const char* const* argv, const std::functio
 // "2,4,8" -> {2, 4, 8}. Spaces around items are allowed; empty items, trailing commas, non-integers
 // and out-of-range values throw brenier::Error naming `flag` (e.g. "--dims") and the bad item.
 std::vector<int64_t> parse_int_list(std::string_view text, std::string_view flag);
+
+// "a, b,c" -> {"a", "b", "c"} (spaces around items trimmed). An empty item ("a,,b", "a,") throws
+// brenier::Error naming `flag`; so does an empty value unless `allow_empty` (then "" -> {}).
+std::vector<std::string> parse_name_list(std::string_view text, std::string_view flag, bool allow_empty = false);
 
 }  // namespace brenier::tools

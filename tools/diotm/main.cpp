@@ -9,7 +9,6 @@
 // This file only parses the command line; the work is in gaussian.cpp, toy.cpp, translate.cpp and common.cpp.
 #include <fmt/format.h>
 
-#include <sstream>
 
 #include "tools/common/cli.h"
 #include "tools/diotm/tool.h"
@@ -84,21 +83,9 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text, int64_t def
       kChoices, kExitDiverged));
 }
 
-std::vector<std::string> split_names(const std::string& text, const char* flag) {
-  std::vector<std::string> out;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');) {
-    const auto b = item.find_first_not_of(' '), e = item.find_last_not_of(' ');
-    BRENIER_CHECK(b != std::string::npos, "{}: empty item in '{}'", flag, text);
-    out.push_back(item.substr(b, e - b + 1));
-  }
-  BRENIER_CHECK(!out.empty() && text.back() != ',', "{}: empty item in '{}'", flag, text);
-  return out;
-}
-
 std::vector<double> parse_doubles(const std::string& text, const char* flag) {
   std::vector<double> out;
-  for (const std::string& item : split_names(text, flag)) {
+  for (const std::string& item : tools::parse_name_list(text, flag)) {
     size_t used = 0;
     double v = 0;
     try {
@@ -198,12 +185,12 @@ int main(int argc, char** argv) {
       return run_gaussian(gauss);
     }
     if (toy_cmd->parsed()) {
-      toy.datasets = split_names(toy_datasets, "--dataset");
-      toy.variants = split_names(toy_variants, "--variants");
+      toy.datasets = tools::parse_name_list(toy_datasets, "--dataset");
+      toy.variants = tools::parse_name_list(toy_variants, "--variants");
       toy.common.out = toy_text.out;
       return run_toy(toy);
     }
-    lam.datasets = split_names(lam_datasets, "--dataset");
+    lam.datasets = tools::parse_name_list(lam_datasets, "--dataset");
     lam.lambdas = parse_doubles(lam_values, "--lambdas");
     lam.common.out = lam_text.out;
     return run_lambda(lam);

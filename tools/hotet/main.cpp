@@ -195,34 +195,18 @@ int main(int argc, char** argv) {
                     "and checkpoints/ into --out.\nExit codes: 0 done, 2 bad input (a missing or corrupt image "
                     "included), 1 internal error.");
 
-  // "a,b,c" → {"a", "b", "c"}; empty items are refused.
-  auto split_list = [](const std::string& text, const char* flag) {
-    std::vector<std::string> items;
-    if (text.empty()) return items;
-    size_t start = 0;
-    while (true) {
-      const size_t comma = text.find(',', start);
-      const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      BRENIER_CHECK(!item.empty(), "{}: empty item in '{}'", flag, text);
-      items.push_back(item);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-    return items;
-  };
-
   return tools::run_cli(app, argc, argv, [&] {
     if (rt_cmd->parsed()) {
       rt.common.out = rt_out;
       rt.common.pretrain = !rt_no_pretrain;
-      rt.trainers = split_list(rt_trainers, "--trainers");
+      rt.trainers = tools::parse_name_list(rt_trainers, "--trainers", true);
       return run_runtime(rt);
     }
     if (color_cmd->parsed()) {
       color.common.out = color_out;
       color.common.pretrain = !color_no_pretrain;
-      color.images = split_list(color_images, "--images");
-      color.unseen = split_list(color_unseen, "--unseen");
+      color.images = tools::parse_name_list(color_images, "--images", true);
+      color.unseen = tools::parse_name_list(color_unseen, "--unseen", true);
       return run_color(color);
     }
     if (gm_cmd->parsed()) {

@@ -137,6 +137,8 @@ void validate_common(const CommonOptions& opt, const char* experiment, int64_t m
   BRENIER_CHECK(opt.map_steps >= 1, "--map-steps: must be >= 1, got {}", opt.map_steps);
   BRENIER_CHECK(std::isfinite(opt.map_lr) && opt.map_lr > 0, "--map-lr: must be > 0, got {}", opt.map_lr);
   BRENIER_CHECK(std::isfinite(opt.critic_lr) && opt.critic_lr > 0, "--critic-lr: must be > 0, got {}", opt.critic_lr);
+  BRENIER_CHECK(std::isfinite(opt.critic_magnitude) && opt.critic_magnitude >= 0,
+                "--critic-magnitude: must be finite and >= 0, got {}", opt.critic_magnitude);
   BRENIER_CHECK(std::isfinite(opt.weight_decay) && opt.weight_decay >= 0, "--weight-decay: must be >= 0, got {}",
                 opt.weight_decay);
   BRENIER_CHECK(opt.width >= 1, "--width: must be >= 1, got {}", opt.width);
@@ -162,6 +164,7 @@ nlohmann::json common_json(const CommonOptions& opt) {
           {"map_steps", opt.map_steps},
           {"map_lr", opt.map_lr},
           {"critic_lr", opt.critic_lr},
+          {"critic_magnitude", opt.critic_magnitude},
           {"weight_decay", opt.weight_decay},
           {"width", opt.width},
           {"conditioning", opt.conditioning},
@@ -188,6 +191,7 @@ ot::NctmSolverConfig solver_config(const CommonOptions& opt, int64_t dim) {
   c.weight_decay = opt.weight_decay;
   c.pretrain_steps = opt.pretrain_steps;
   c.warmup_steps = opt.warmup_steps;
+  c.critic_magnitude = opt.critic_magnitude;
   c.seed = opt.seed;
   return c;
 }

@@ -71,7 +71,7 @@ int run_gaussian(const CommonOptions& options) {
   if (opt.out.empty()) opt.out = tools::make_run_dir("runs", "nctm", kExperiment);
   const nlohmann::json options_j = common_json(opt);
   prepare_run_folder(opt, opt.out, options_j,
-                     {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr",
+                     {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
                       "weight_decay", "width", "conditioning", "encoding", "shared_encoder", "classes", "eval_samples",
                       "seed"},
                      kExperiment);

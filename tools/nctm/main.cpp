@@ -35,6 +35,9 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
       ->capture_default_str();
   cmd->add_option("--map-lr", opt.map_lr, "Adam lr of T (spec §5.1: 1e-4)")->capture_default_str();
   cmd->add_option("--critic-lr", opt.critic_lr, "Adam lr of f (spec §5.1: 1e-4)")->capture_default_str();
+  cmd->add_option("--critic-magnitude", opt.critic_magnitude,
+                  "critic warm-up magnitude penalty on f(T x)^2 + f(y)^2 (ours; see docs/nctm.md)")
+      ->capture_default_str();
   cmd->add_option("--weight-decay", opt.weight_decay, "AdamW weight decay (spec §5.2: 0.03)")->capture_default_str();
   cmd->add_option("--width", opt.width, "hidden width of T and f")->capture_default_str();
   if (with_classes)
@@ -108,28 +111,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"hypernet", "concat", "film"}))
       ->capture_default_str();
 
-  // "a,b" -> {"a", "b"}; empty items throw naming the flag.
-  auto split = [](const std::string& text, const char* flag) {
-    std::vector<std::string> items;
-    size_t start = 0;
-    while (true) {
-      const size_t comma = text.find(',', start);
-      const std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      BRENIER_CHECK(!item.empty(), "{}: empty item in '{}'", flag, text);
-      items.push_back(item);
-      if (comma == std::string::npos) return items;
-      start = comma + 1;
-    }
-  };
-
   return tools::run_cli(app, argc, argv, [&] {
     if (t_cmd->parsed()) {
-      toy.datasets = split(t_datasets, "--datasets");
+      toy.datasets = tools::parse_name_list(t_datasets, "--datasets");
       toy.common.out = t_out;
       return run_toy2d(toy);
     }
     if (s_cmd->parsed()) {
-      sens.encodings = split(s_encodings, "--encodings");
+      sens.encodings = tools::parse_name_list(s_encodings, "--encodings");
       sens.common.out = s_out;
       return run_sensitivity(sens);
     }

@@ -218,12 +218,12 @@ void write_results(const SensitivityOptions& o, const std::vector<double>& grid,
       "  ../shared/bench/REFERENCE.md, another problem, for scale).\n"
       "- NCTM map: one map per encoding of x_i, trained once for all inputs (condition = input index + x_i), cost\n"
       "  E (y − T(y, c))² on {} points of P_Y per value; seconds = training + scoring.\n\n"
-      "Schedule: {} identity pre-training steps, {} critic warm-up steps, {} alternating steps (K_T = {}), batch {},\n"
-      "lr {} / {}, width {}, {} conditioning, seed {}.\n\n{}\n"
+      "Schedule: {} identity pre-training steps, {} critic warm-up steps (magnitude penalty {}), {} alternating\n"
+      "steps (K_T = {}), batch {}, lr {} / {}, width {}, {} conditioning, seed {}.\n\n{}\n"
       "ρ = Pearson correlation between a method's per-value costs and the exact ones (pooled over 3 × {} values).\n"
       "The paper reports ρ = {} (positional) and {} (scalar) on its IAM data — the paper's numbers, not ours.\n",
       f.a, f.b, grid.size(), o.samples, hungarian_ms, opt.eval_samples, opt.pretrain_steps, opt.warmup_steps,
-      opt.iters, opt.map_steps, opt.batch, opt.map_lr, opt.critic_lr, opt.width, opt.conditioning, opt.seed,
+      opt.critic_magnitude, opt.iters, opt.map_steps, opt.batch, opt.map_lr, opt.critic_lr, opt.width, opt.conditioning, opt.seed,
       indices.to_markdown(), grid.size(), kPaperRhoPositional, kPaperRhoScalar);
   if (!maps.empty()) {
     md += "\nExact W2² between the mapped points and a conditional sample (mean over values; 0 = T pushes P_Y onto\n"
@@ -262,7 +262,7 @@ int run_sensitivity(const SensitivityOptions& options) {
   options_j["grid"] = o.grid;
   options_j["samples"] = o.samples;
   prepare_run_folder(opt, opt.out, options_j,
-                     {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr",
+                     {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
                       "weight_decay", "width", "conditioning", "shared_encoder", "eval_samples", "seed", "encodings",
                       "grid", "samples"},
                      kExperiment);

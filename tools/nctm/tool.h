@@ -33,6 +33,7 @@ struct CommonOptions {
   int64_t map_steps = 5;         // K_T (§5.2: 4–6)
   double map_lr = 1e-4;          // §5.1
   double critic_lr = 1e-4;       // §5.1
+  double critic_magnitude = 0.1;  // warm-up magnitude penalty (ours; ot/solvers/nctm.h says why)
   double weight_decay = 0.03;    // §5.2
   int64_t width = 64;            // ours (conditional_network.h)
   std::string conditioning = "hypernet";  // §5.2

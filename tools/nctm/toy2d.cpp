@@ -214,7 +214,7 @@ int run_toy2d(const Toy2dOptions& options) {
   nlohmann::json options_j = common_json(opt);
   options_j["datasets"] = o.datasets;
   prepare_run_folder(opt, opt.out, options_j,
-                     {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr",
+                     {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
                       "weight_decay", "width", "conditioning", "encoding", "shared_encoder", "classes", "eval_samples",
                       "seed", "datasets"},
                      kExperiment);

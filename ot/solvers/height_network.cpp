@@ -8,15 +8,24 @@
 namespace brenier::ot {
 
 HeightNetwork::HeightNetwork(int64_t dim, const std::vector<int64_t>& hidden, bool batch_norm, Generator& gen,
-                             DType dtype, bool zero_output)
+                             DType dtype, bool zero_output, const Tensor& input_frequencies)
     : dim_(dim), hidden_(hidden) {
   BRENIER_CHECK(dim >= 1, "HeightNetwork: argument 'dim' must be >= 1, got {}", dim);
   for (int64_t w : hidden)
     BRENIER_CHECK(w >= 1, "HeightNetwork: argument 'hidden' must hold widths >= 1, got [{}]", fmt::join(hidden, ", "));
+  int64_t in = dim;
+  if (input_frequencies.defined()) {
+    BRENIER_CHECK(input_frequencies.dim() == 2 && input_frequencies.size(0) == dim && input_frequencies.size(1) >= 1 &&
+                      is_floating(input_frequencies.dtype()),
+                  "HeightNetwork: argument 'input_frequencies' must be a floating [{}, m] tensor with m >= 1, got {}",
+                  dim, input_frequencies.str());
+    check_finite(input_frequencies, "HeightNetwork", "input_frequencies");
+    frequencies_ = register_buffer("input_frequencies", input_frequencies.to(dtype));
+    in = dim + 2 * input_frequencies.size(1);
+  }
   auto linears = register_module("linears", std::make_shared<nn::ModuleList>());
   std::shared_ptr<nn::ModuleList> norms;
   if (batch_norm) norms = register_module("norms", std::make_shared<nn::ModuleList>());
-  int64_t in = dim;
   for (int64_t width : hidden) {
     linears_.push_back(linears->push_back(std::make_shared<nn::Linear>(in, width, true, gen, dtype)));
     if (batch_norm) norms_.push_back(norms->push_back(std::make_shared<nn::BatchNorm>(width, 1e-5, 0.1, true, dtype)));
@@ -36,7 +45,7 @@ Var HeightNetwork::forward(const Var& y) const {
   if (is_training() && has_batch_norm())
     BRENIER_CHECK(y.size(0) >= 2, "HeightNetwork: in training mode BatchNorm needs a batch of >= 2 targets, got {}",
                   y.size(0));
-  Var h = y;
+  Var h = input_features(y);
   for (size_t i = 0; i + 1 < linears_.size(); ++i) {
     h = linears_[i]->forward(h);
     if (has_batch_norm()) h = norms_[i]->forward(h);
@@ -45,13 +54,19 @@ Var HeightNetwork::forward(const Var& y) const {
   return reshape(linears_.back()->forward(h), {y.size(0)});
 }
 
+Var HeightNetwork::input_features(const Var& y) const {
+  if (!has_fourier_input()) return y;
+  const Var z = matmul(y, frequencies_);
+  return concat({y, sin(z), cos(z)}, 1);
+}
+
 void HeightNetwork::freeze_statistics(const Tensor& targets) {
   check_defined(targets, "HeightNetwork::freeze_statistics", "targets");
   BRENIER_CHECK(targets.dim() == 2 && targets.size(1) == dim_ && targets.size(0) >= 2,
                 "HeightNetwork::freeze_statistics: argument 'targets' must be [m, {}] with m >= 2, got {}", dim_,
                 targets.str());
   NoGradGuard no_grad;
-  Var h(targets);
+  Var h = input_features(Var(targets));
   for (size_t i = 0; i + 1 < linears_.size(); ++i) {
     h = linears_[i]->forward(h);
     if (has_batch_norm()) {

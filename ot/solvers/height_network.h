@@ -1,7 +1,9 @@
 // HeightNetwork: OT-Net's Brenier height representation H_Φ : R^d → R (Li et al., "OT-Net: A Reusable
 // Neural Optimal Transport Solver", Table A3; spec/algorithms.md §6.3):
 //   Linear(d, 512) + BN + ReLU → Linear(512, 512) + BN + ReLU → Linear(512, 512) + BN + ReLU → Linear(512, 1).
-// Widths and BatchNorm are configurable. Parameters are named "linears.<i>.weight|bias",
+// Widths and BatchNorm are configurable. Optionally (ours, see height_network_features.h) the first layer reads
+// Fourier features [y, sin(yB), cos(yB)] of a fixed frequency matrix B (buffer "input_frequencies") instead of
+// y. Parameters are named "linears.<i>.weight|bias",
 // "norms.<i>.weight|bias|running_mean|running_var|num_batches_tracked".
 //
 // BatchNorm and heights. In training the solver feeds all training targets as one batch (or fixed-size
@@ -29,8 +31,10 @@ class HeightNetwork : public nn::Module {
   // hidden: widths of the hidden layers ({512, 512, 512} in Table A3; may be empty: a linear H).
   // zero_output: the output layer starts at W = 0, b = 0, so H_Φ ≡ 0 at the start, Algorithm 1's
   // "h = zeros(n)"; otherwise PyTorch's default init for it too.
+  // input_frequencies: B [dim, m] for Fourier input features (first layer dim + 2m wide), or undefined
+  // for Table A3's raw input y.
   HeightNetwork(int64_t dim, const std::vector<int64_t>& hidden, bool batch_norm, Generator& gen,
-                DType dtype = DType::F32, bool zero_output = true);
+                DType dtype = DType::F32, bool zero_output = true, const Tensor& input_frequencies = {});
 
   // y [m, dim] -> heights [m]. In training mode BN uses the batch's statistics (m >= 2 needed).
   Var forward(const Var& y) const;
@@ -44,12 +48,18 @@ class HeightNetwork : public nn::Module {
   int64_t dim() const { return dim_; }
   const std::vector<int64_t>& hidden() const { return hidden_; }
   bool has_batch_norm() const { return !norms_.empty(); }
+  bool has_fourier_input() const { return frequencies_.defined(); }
+  // Width of the first layer's input: dim, or dim + 2m with m Fourier frequencies.
+  int64_t input_width() const { return has_fourier_input() ? dim_ + 2 * frequencies_.size(1) : dim_; }
+  // The first layer's input: y itself, or [y, sin(yB), cos(yB)].
+  Var input_features(const Var& y) const;
 
  private:
   int64_t dim_;
   std::vector<int64_t> hidden_;
   std::vector<std::shared_ptr<nn::Linear>> linears_;    // hidden layers, then the output layer
   std::vector<std::shared_ptr<nn::BatchNorm>> norms_;   // one per hidden layer, or none
+  Var frequencies_;                                     // B [dim, m] (a buffer), or undefined
 };
 
 }  // namespace brenier::ot

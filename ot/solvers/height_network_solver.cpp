@@ -25,6 +25,8 @@ const HeightNetworkSolverConfig& checked(const HeightNetworkSolverConfig& c) {
   BRENIER_CHECK(std::isfinite(c.tolerance) && c.tolerance > 0, "{}: option 'tolerance' must be finite and > 0, got {}",
                 kOp, c.tolerance);
   BRENIER_CHECK(c.max_iter >= 1, "{}: option 'max_iter' must be >= 1, got {}", kOp, c.max_iter);
+  BRENIER_CHECK(c.fourier_features >= 0, "{}: option 'fourier_features' must be >= 0 (0: raw input), got {}", kOp,
+                c.fourier_features);
   BRENIER_CHECK(c.target_batch == 0 || c.target_batch >= 2,
                 "{}: option 'target_batch' must be 0 (all targets) or >= 2 (BatchNorm needs two rows), got {}", kOp,
                 c.target_batch);
@@ -51,8 +53,13 @@ HeightNetworkSolver::HeightNetworkSolver(const Tensor& train_targets, const Tens
                 t.points.str());
   targets_ = t.points.to(config_.dtype).to(config_.device);
   weights_ = t.weights;
+  // The frequencies come from the training targets (and are saved with H_Φ), so new targets are
+  // featurized the same way.
+  const Tensor frequencies = config_.fourier_features > 0
+                                 ? multiscale_fourier_frequencies(t.points, config_.fourier_features, init_gen_)
+                                 : Tensor();
   network_ = std::make_unique<HeightNetwork>(targets_.size(1), config_.hidden, config_.batch_norm, init_gen_,
-                                             config_.dtype, config_.zero_init_output);
+                                             config_.dtype, config_.zero_init_output, frequencies);
   network_->to(config_.device);
   adam_ = std::make_unique<optim::Adam>(network_->parameters(), optim::AdamOptions{.lr = config_.lr});
 }
@@ -176,7 +183,8 @@ void HeightNetworkSolver::save(const std::string& path) const {
                       {{"kind", "HeightNetworkSolver"},
                        {"dim", std::to_string(targets_.size(1))},
                        {"hidden", fmt::format("{}", fmt::join(config_.hidden, ","))},
-                       {"batch_norm", config_.batch_norm ? "true" : "false"}});
+                       {"batch_norm", config_.batch_norm ? "true" : "false"},
+                       {"fourier_features", std::to_string(config_.fourier_features)}});
 }
 
 void HeightNetworkSolver::load(const std::string& path) {

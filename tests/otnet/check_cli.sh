@@ -33,6 +33,7 @@ expect 2 'ratio' toy --ratio 0.9 --ratios 0.8 --out "$tmp/x"
 expect 2 'ratio' toy --ratio x --out "$tmp/x"
 expect 2 '--targets: must be >= 50' toy --dataset grid --targets 10 --out "$tmp/x"
 expect 2 '--hidden' toy --hidden 16,0 --out "$tmp/x"
+expect 2 '--fourier-features: must be >= 0' toy --fourier-features -1 --out "$tmp/x"
 expect 2 '--max-iter' reuse --max-iter -1 --out "$tmp/x"
 expect 2 'CUDA backend has not yet run on a GPU' toy --device cuda --out "$tmp/x"
 expect 2 '--device: must be cpu or cuda' domain --device tpu --out "$tmp/x"
@@ -52,6 +53,13 @@ done
 modes=$(grep -m1 -E '^  "modes": ' "$run/results.json" | grep -oE '[0-9]+')
 [ -n "$modes" ] && [ "$modes" -le 8 ] || fail "toy's top-level modes is not in 0..8: '$modes'"
 expect 2 'already holds a run' toy --dataset ring --targets 64 --max-iter 2 "${tiny[@]}" --out "$run"
+# H_Φ's input is recorded: Fourier features by default, raw y (Table A3) with --fourier-features 0.
+has_keys "$run/config.json" '"fourier_features": 128'
+has_keys "$run/results.json" '"input_features"'
+run="$tmp/toy-raw"
+expect 0 'results:' toy --dataset grid --ratios 0.9 --targets 50 --samples 200 --max-iter 5 --no-baseline \
+  --fourier-features 0 "${tiny[@]}" --out "$run"
+has_keys "$run/config.json" '"fourier_features": 0'
 
 # --- reuse ----------------------------------------------------------------------------------------------
 run="$tmp/reuse"
@@ -72,6 +80,7 @@ if [ -f "$shared/data/images/china.jpg" ]; then
   has_keys "$run/results.json" '"seconds"' '"fit_seconds"' '"transform_seconds"' '"otnet_seconds": 1.102' \
     '"emd_transport_seconds": 1.21' '"pixels": 4096'
   has_keys "$run/results.md" 'paper: network simplex' '1.777' 'REFERENCE.md'
+  has_keys "$run/results.json" '"input_features": 0'  # color's H_Φ reads raw y unless --fourier-features is given
   [ -s "$run/figures/panel.png" ] || fail "color did not write figures/panel.png"
 else
   echo "shared images not found: color run skipped"

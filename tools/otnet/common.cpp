@@ -38,6 +38,7 @@ ot::HeightNetworkSolverConfig network_config(const CommonOptions& common, double
                                              int64_t max_iter, uint64_t index, const ot::MonteCarloConfig& mc) {
   ot::HeightNetworkSolverConfig cfg;
   cfg.hidden = common.hidden;
+  cfg.fourier_features = common.fourier_features;
   cfg.lr = lr;
   cfg.tolerance = tolerance;
   cfg.max_iter = max_iter;
@@ -52,6 +53,8 @@ void validate_common(const CommonOptions& opt) {
                 "--device cuda: brenier's CUDA backend has not yet run on a GPU (NOTES.md, GPU section), so otnet runs "
                 "on the CPU only for now; use --device cpu");
   for (int64_t w : opt.hidden) BRENIER_CHECK(w >= 1, "--hidden: widths must be >= 1, got {}", w);
+  BRENIER_CHECK(opt.fourier_features >= 0, "--fourier-features: must be >= 0 (0: raw y, Table A3), got {}",
+                opt.fourier_features);
   BRENIER_CHECK(opt.lr >= 0 && std::isfinite(opt.lr), "--lr: must be > 0 (or 0 for the default), got {}", opt.lr);
   BRENIER_CHECK(opt.tolerance >= 0 && std::isfinite(opt.tolerance),
                 "--tolerance: must be > 0 (or 0 for the default), got {}", opt.tolerance);
@@ -93,7 +96,7 @@ std::vector<double> parse_ratio_list(const std::string& text, const char* flag) 
 }
 
 nlohmann::json common_json(const CommonOptions& opt) {
-  return {{"seed", opt.seed}, {"device", opt.device}, {"hidden", opt.hidden},
+  return {{"seed", opt.seed}, {"device", opt.device}, {"hidden", opt.hidden}, {"fourier_features", opt.fourier_features},
           {"lr", opt.lr},     {"tolerance", opt.tolerance}, {"max_iter", opt.max_iter}};
 }
 
@@ -181,6 +184,13 @@ nlohmann::json solve_json(const ot::SemiDiscreteSolveResult& r, double eval_grad
   nlohmann::json j = {{"converged", r.converged},   {"iterations", steps}, {"grad_norm", r.grad_norm},
                       {"mc_samples", r.mc_samples}, {"seconds", r.seconds}};
   if (eval_grad_norm >= 0) j["eval_grad_norm"] = eval_grad_norm;
+  return j;
+}
+
+nlohmann::json network_solve_json(const ot::HeightNetworkSolver& solver, const ot::HeightNetworkSolveResult& r) {
+  nlohmann::json j = solve_json(r, r.eval_grad_norm, r.iterations);
+  const ot::HeightNetwork& net = solver.network();
+  j["input_features"] = net.has_fourier_input() ? (net.input_width() - net.dim()) / 2 : 0;
   return j;
 }
 

@@ -127,7 +127,7 @@ int run_domain(const DomainOptions& opt) {
                    paper_cell});
     rows.push_back({{"ratio", ratio}, {"accuracy_all", acc_all}, {"accuracy_part", acc_part},
                     {"fit_transform_seconds", seconds}, {"train_targets", split.train.size()},
-                    {"solve", solve_json(r, r.eval_grad_norm, r.iterations)}});
+                    {"solve", network_solve_json(solver, r)}});
     if (index == 1) {  // figure of the first ratio: target points by class, mapped source points on top
       std::vector<std::vector<tools::Point2>> series(6);
       const std::vector<float> mv = mapped_all.to_vector<float>();

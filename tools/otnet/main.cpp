@@ -23,6 +23,7 @@ namespace {
 
 struct CommonText {
   std::string out, hidden = "512,512,512";
+  CLI::Option* fourier_features = nullptr;
 };
 
 void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
@@ -32,6 +33,11 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
   cmd->add_option("--device", opt.device, "cpu, or cuda (refused until brenier's CUDA backend has run on a GPU)")
       ->capture_default_str();
   cmd->add_option("--hidden", text.hidden, "H_Φ's hidden widths (Table A3: 512,512,512)")->capture_default_str();
+  text.fourier_features =
+      cmd->add_option("--fourier-features", opt.fourier_features,
+                      "H_Φ's multi-scale Fourier features of clustered targets (ours, docs/otnet.md); 0: raw y as "
+                      "Table A3 (color's default)")
+          ->capture_default_str();
   cmd->add_option("--lr", opt.lr, "H_Φ's Adam lr; 0: the experiment's default (§6.3)")->capture_default_str();
   cmd->add_option("--tolerance", opt.tolerance, "δ: stop when ||grad E|| < δ; 0: 2e-3 (pyOMT, §6.1), generate 5e-3")
       ->capture_default_str();
@@ -46,6 +52,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
 void finish_common(CommonOptions& opt, const CommonText& text) {
   opt.out = text.out;
   opt.hidden = tools::parse_int_list(text.hidden, "--hidden");
+  opt.fourier_features_given = text.fourier_features != nullptr && text.fourier_features->count() > 0;
 }
 
 }  // namespace

@@ -32,6 +32,8 @@ struct CommonOptions {
   bool quiet = false;
   std::string device = "cpu";
   std::vector<int64_t> hidden = {512, 512, 512};  // H_Φ widths (Table A3, spec §6.3)
+  int64_t fourier_features = 128;  // H_Φ's input features (ours; 0 = raw y, Table A3); see height_network_features.h
+  bool fourier_features_given = false;  // --fourier-features was on the command line (color's default is 0)
   double lr = 0;              // 0: the subcommand's default
   double tolerance = 0;       // δ; 0: the subcommand's default
   int64_t max_iter = 0;       // 0: the subcommand's default
@@ -143,6 +145,10 @@ struct DivergedError : std::runtime_error {
 
 // Summary of one solve, as results.json records it.
 nlohmann::json solve_json(const ot::SemiDiscreteSolveResult& r, double eval_grad_norm, int64_t steps);
+
+// solve_json of a height-network solve plus H_Φ's input: "input_features" = the Fourier features it reads
+// (0: raw y, either by --fourier-features 0 or because the training targets are not clustered).
+nlohmann::json network_solve_json(const ot::HeightNetworkSolver& solver, const ot::HeightNetworkSolveResult& r);
 
 // Runs a solver's solve() with a progress line and turns numerical failures into DivergedError.
 ot::HeightNetworkSolveResult solve_network(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,

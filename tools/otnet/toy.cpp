@@ -224,7 +224,7 @@ int run_toy(const ToyOptions& opt) {
     const Scored s = score(data, opt, angle, targets, heights, index);
     const fs::path fig = out / "figures" / fmt::format("scatter_r{:.2f}.png", ratio);
     save_scatter(fig, targets, s.samples);
-    nlohmann::json solve = solve_json(r, r.eval_grad_norm, r.iterations);
+    nlohmann::json solve = network_solve_json(solver, r);
     solve["train_targets"] = split.train.size();
     add_row("OT-Net", ratio, s, solve, fig);
   }

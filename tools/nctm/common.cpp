@@ -16,6 +16,7 @@
 #include "ot/metrics/l2_uvp.h"
 #include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
+#include "tools/common/cli.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
 #include "tools/nctm/tool.h"
@@ -341,6 +342,12 @@ RunResult train_and_score(const CommonOptions& opt, const ot::NctmSolverConfig& 
   record["event"] = "scored";
   tools::append_jsonl(metrics, record);
   return result;
+}
+
+int exit_code(bool diverged) {
+  if (!diverged) return tools::kExitOk;
+  std::cerr << "error: training diverged (see metrics.jsonl)\n";
+  return kExitDiverged;
 }
 
 }  // namespace brenier::nctm_tool

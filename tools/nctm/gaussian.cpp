@@ -90,11 +90,7 @@ int run_gaussian(const CommonOptions& options) {
                                r.dim, r.seen.l2uvp, r.unseen.l2uvp, r.beyond.l2uvp, r.seen.identity);
     diverged = diverged || r.diverged;
   }
-  if (diverged) {
-    std::cerr << "error: training diverged (see metrics.jsonl)\n";
-    return kExitDiverged;
-  }
-  return tools::kExitOk;
+  return exit_code(diverged);
 }
 
 }  // namespace brenier::nctm_tool

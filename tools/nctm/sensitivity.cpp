@@ -323,11 +323,7 @@ int run_sensitivity(const SensitivityOptions& options) {
                                m.train_seconds + m.eval_seconds);
     diverged = diverged || m.diverged;
   }
-  if (diverged) {
-    std::cerr << "error: training diverged (see metrics.jsonl)\n";
-    return kExitDiverged;
-  }
-  return tools::kExitOk;
+  return exit_code(diverged);
 }
 
 }  // namespace brenier::nctm_tool

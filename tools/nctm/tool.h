@@ -23,6 +23,8 @@ namespace fs = std::filesystem;
 
 // Training ran but a run diverged (0 = fine, 1 = internal error, 2 = usage error).
 inline constexpr int kExitDiverged = 3;
+// kExitDiverged (saying so on stderr) when a run diverged, else 0.
+int exit_code(bool diverged);
 
 struct CommonOptions {
   std::vector<int64_t> dims;

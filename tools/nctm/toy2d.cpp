@@ -235,11 +235,7 @@ int run_toy2d(const Toy2dOptions& options) {
                                r.mean(&ConditionScore::identity), r.mean(&ConditionScore::floor));
     diverged = diverged || r.diverged;
   }
-  if (diverged) {
-    std::cerr << "error: training diverged (see metrics.jsonl)\n";
-    return kExitDiverged;
-  }
-  return tools::kExitOk;
+  return exit_code(diverged);
 }
 
 }  // namespace brenier::nctm_tool

@@ -19,7 +19,6 @@ Batch 1024 per side (8 fixed batches cycled, as bench_diotm), f32, fresh t ~ U[0
 Time = median wall time of whole steps after warm-up (CUDA: synchronized). Debian's torch needs
 `libopenblas0-openmp`; the script re-executes itself with the tuned malloc of w2_solver_steps.py.
 """
-import argparse
 import math
 import os
 import sys
@@ -28,7 +27,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from w2_solver_steps import TUNED_MALLOC, median_ms, write_result  # noqa: E402
+from w2_solver_steps import median_ms, parse_args, write_result  # noqa: E402
 
 ALPHA, LAMBDA = 0.5, 0.1
 
@@ -113,16 +112,8 @@ class Step:
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", required=True, help="JSON file to write")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--default-malloc", action="store_true", help="do not re-execute with the tuned malloc")
-    args = parser.parse_args()
-    if not args.default_malloc and any(os.environ.get(k) != v for k, v in TUNED_MALLOC.items()):
-        os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **TUNED_MALLOC})
-    torch.set_num_threads(args.threads)
+    args = parse_args(__doc__.split("\n")[0],
+                      lambda parser: parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"]))
     steps = {}
     for dim in (2, 64):
         ms, n = median_ms(Step(dim, args.device), 3, 3 if args.quick else 10, 0.3 if args.quick else 2.0)

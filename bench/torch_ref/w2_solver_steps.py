@@ -164,16 +164,25 @@ def cpu_model():
     return platform.processor() or "unknown CPU"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(description, extra=None):
+    """The reference scripts' command line; re-executes with the tuned malloc unless --default-malloc, and sets
+    torch's thread count. `extra(parser)` adds a script's own flags."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--out", required=True, help="JSON file to write")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--default-malloc", action="store_true", help="do not re-execute with the tuned malloc")
+    if extra:
+        extra(parser)
     args = parser.parse_args()
     if not args.default_malloc and any(os.environ.get(k) != v for k, v in TUNED_MALLOC.items()):
         os.execve(sys.executable, [sys.executable] + sys.argv, {**os.environ, **TUNED_MALLOC})
     torch.set_num_threads(args.threads)
+    return args
+
+
+def main():
+    args = parse_args(__doc__.split("\n")[0])
     steps = {}
     for method in ("mmb", "mmv2", "w2gn"):
         for dim in (2, 16, 64):

@@ -47,6 +47,17 @@ ot::HeightNetworkSolverConfig network_config(const CommonOptions& common, double
   return cfg;
 }
 
+ot::FreeHeightSolverConfig free_height_config(const CommonOptions& common, double lr, double tolerance,
+                                              int64_t max_iter, uint64_t index, const ot::MonteCarloConfig& mc) {
+  ot::FreeHeightSolverConfig cfg;
+  cfg.lr = lr;
+  cfg.tolerance = tolerance;
+  cfg.max_iter = max_iter;
+  cfg.seed = solver_seed(common.seed, index);
+  cfg.monte_carlo = mc;
+  return cfg;
+}
+
 void validate_common(const CommonOptions& opt) {
   BRENIER_CHECK(opt.device == "cpu" || opt.device == "cuda", "--device: must be cpu or cuda, got '{}'", opt.device);
   BRENIER_CHECK(opt.device == "cpu",

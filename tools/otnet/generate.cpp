@@ -32,6 +32,7 @@
 #include "ot/linalg/dense.h"
 #include "ot/samplers/source_samplers.h"
 #include "ot/solvers/cell_boundary_codes.h"
+#include "ot/solvers/chunked_map.h"
 #include "ot/solvers/semi_discrete_cells.h"
 #include "tools/common/fashion_mnist.h"
 #include "tools/common/feature_fid.h"
@@ -174,18 +175,12 @@ AutoencoderInfo train_autoencoder(ConvAutoencoder& ae, const Tensor& images, con
 
 Tensor encode_all(ConvAutoencoder& ae, const Tensor& images) {
   NoGradGuard no_grad;
-  std::vector<Var> parts;
-  for (int64_t b = 0; b < images.size(0); b += kEvalChunk)
-    parts.push_back(Var(ae.encode(Var(rows(images, b, std::min(images.size(0), b + kEvalChunk)))).data()));
-  return concat(parts, 0).data();
+  return ot::map_in_chunks([&](const Var& x) { return ae.encode(x); }, images, kEvalChunk, "encode_all");
 }
 
 Tensor decode_all(ConvAutoencoder& ae, const Tensor& codes) {
   NoGradGuard no_grad;
-  std::vector<Var> parts;
-  for (int64_t b = 0; b < codes.size(0); b += kEvalChunk)
-    parts.push_back(Var(ae.decode(Var(rows(codes, b, std::min(codes.size(0), b + kEvalChunk)))).data()));
-  return concat(parts, 0).data();
+  return ot::map_in_chunks([&](const Var& z) { return ae.decode(z); }, codes, kEvalChunk, "decode_all");
 }
 
 // --- latent normalization (ours) ---------------------------------------------------------------------------
@@ -437,13 +432,8 @@ int run_generate(const GenerateOptions& opt) {
   Tensor free_heights;
   nlohmann::json free_solve;
   if (opt.baseline) {
-    ot::FreeHeightSolverConfig cfg;
-    cfg.lr = free_lr;
-    cfg.tolerance = tol;
-    cfg.max_iter = max_iter;
-    cfg.seed = solver_seed(opt.common.seed, 2);
-    cfg.monte_carlo = kMonteCarlo;
-    ot::FreeHeightSolver free_solver(targets, {}, cfg);
+    ot::FreeHeightSolver free_solver(targets, {},
+                                     free_height_config(opt.common, free_lr, tol, max_iter, 2, kMonteCarlo));
     free_solve = free_solve_stage(free_solver, source, opt, ckdir);
     free_heights = free_solver.heights();
   }

@@ -108,12 +108,8 @@ int run_reuse(const ReuseOptions& opt) {
   const ot::SourceSampler source = ot::normal_sampler(2, 0.0, data.source_std);
   Generator check_gen = stream(opt.common.seed, Stream::Generate);
 
-  ot::FreeHeightSolverConfig free_cfg;
-  free_cfg.lr = baseline_lr;
-  free_cfg.tolerance = base_tol;
-  free_cfg.max_iter = max_iter;
-  free_cfg.seed = solver_seed(opt.common.seed, 0);
-  free_cfg.monte_carlo = kMonteCarlo;
+  const ot::FreeHeightSolverConfig free_cfg =
+      free_height_config(opt.common, baseline_lr, base_tol, max_iter, 0, kMonteCarlo);
   ot::FreeHeightSolver free_solver(targets, {}, free_cfg);
   const ot::SemiDiscreteSolveResult free_result =
       solve_free(free_solver, source, fmt::format("{} h* (AE-OT)", opt.dataset), opt.common.quiet);

@@ -105,6 +105,9 @@ uint64_t solver_seed(uint64_t seed, uint64_t index);
 // budget, Monte Carlo sampling `mc`, and the seed of solve number `index`.
 ot::HeightNetworkSolverConfig network_config(const CommonOptions& common, double lr, double tolerance,
                                              int64_t max_iter, uint64_t index, const ot::MonteCarloConfig& mc);
+// The free-height (AE-OT) solver's settings, likewise.
+ot::FreeHeightSolverConfig free_height_config(const CommonOptions& common, double lr, double tolerance,
+                                              int64_t max_iter, uint64_t index, const ot::MonteCarloConfig& mc);
 
 // --- run folder ---------------------------------------------------------------------------------------
 // Checks --device (cuda refused until brenier's CUDA backend has run on a GPU), hidden widths, lr,

@@ -198,13 +198,8 @@ int run_toy(const ToyOptions& opt) {
 
   uint64_t index = 0;
   if (opt.baseline) {
-    ot::FreeHeightSolverConfig cfg;
-    cfg.lr = baseline_lr;
-    cfg.tolerance = tol;
-    cfg.max_iter = max_iter;
-    cfg.seed = solver_seed(opt.common.seed, index);
-    cfg.monte_carlo = kMonteCarlo;
-    ot::FreeHeightSolver solver(targets, {}, cfg);
+    ot::FreeHeightSolver solver(targets, {},
+                                free_height_config(opt.common, baseline_lr, tol, max_iter, index, kMonteCarlo));
     const ot::SemiDiscreteSolveResult r = solve_free(solver, source, fmt::format("{} AE-OT", opt.dataset), opt.common.quiet);
     const Scored s = score(data, opt, angle, targets, solver.heights(), index);
     const fs::path fig = out / "figures" / "scatter_aeot.png";

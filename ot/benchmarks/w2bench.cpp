@@ -115,20 +115,21 @@ Var potential_gradient(const Var& x, const DenseIcnnWeights& w, double s) {
   return g;
 }
 
-// Applies `f` to row chunks of x (converted to dtype) under no-grad and concatenates the results.
+// Applies `f` to row chunks of x (converted to dtype, moved to `device`) under no-grad and concatenates
+// the results on x's device.
 template <class F>
-Tensor chunked(const Tensor& x, int64_t dim, DType dtype, const char* op, F&& f) {
+Tensor chunked(const Tensor& x, int64_t dim, DType dtype, Device device, const char* op, F&& f) {
   check_defined(x, op, "x");
   BRENIER_CHECK(is_floating(x.dtype()) && x.dim() == 2 && x.size(1) == dim,
                 "{}: argument 'x' must be a floating [n, {}] batch, got {}", op, dim, x.str());
   NoGradGuard no_grad;
-  Var input(x.to(dtype));
+  Var input(x.to(dtype).to(device));
   const int64_t n = x.size(0);
-  if (n <= W2Benchmark::kChunkRows) return f(input).data();
+  if (n <= W2Benchmark::kChunkRows) return f(input).data().to(x.device());
   std::vector<Var> parts;
   for (int64_t start = 0; start < n; start += W2Benchmark::kChunkRows)
     parts.push_back(f(slice(input, 0, start, std::min(n, start + W2Benchmark::kChunkRows))));
-  return concat(parts, 0).data();
+  return concat(parts, 0).data().to(x.device());
 }
 
 }  // namespace
@@ -139,18 +140,24 @@ const std::vector<int64_t>& w2bench_dims() {
 }
 
 Tensor W2Benchmark::psi(const Tensor& x) const {
-  Var shift(shift_.reshape({dim_, 1}));
-  return chunked(x, dim_, dtype_, "W2Benchmark::psi", [&](const Var& xs) {
+  Var shift(shift_.reshape({dim_, 1}).to(device_));
+  return chunked(x, dim_, dtype_, device_, "W2Benchmark::psi", [&](const Var& xs) {
     return scale_ * (v1_->forward(xs) + v2_->forward(xs) - reshape(matmul(xs, shift), {-1}));
   });
 }
 
 Tensor W2Benchmark::map(const Tensor& x) const {
-  Var shift(shift_);
-  return chunked(x, dim_, dtype_, "W2Benchmark::map", [&](const Var& xs) {
+  Var shift(shift_.to(device_));
+  return chunked(x, dim_, dtype_, device_, "W2Benchmark::map", [&](const Var& xs) {
     return scale_ * (potential_gradient(xs, v1_->weights(), kStrongConvexity) +
                      potential_gradient(xs, v2_->weights(), kStrongConvexity) - shift);
   });
+}
+
+void W2Benchmark::to(Device device) {
+  v1_->to(device);
+  v2_->to(device);
+  device_ = device;
 }
 
 Tensor W2Benchmark::sample_source(int64_t n, Generator& gen) const {

@@ -48,11 +48,18 @@ class W2Benchmark {
   int64_t dim() const { return dim_; }
   DType dtype() const { return dtype_; }
 
-  // ψ(x) [n] and T*(x) [n, D] for x [n, D] (f32 or f64; converted to dtype(), results in dtype()).
+  // ψ(x) [n] and T*(x) [n, D] for x [n, D] (f32 or f64; converted to dtype(), results in dtype()),
+  // computed on device() and returned on x's device.
   Tensor psi(const Tensor& x) const;
   Tensor map(const Tensor& x) const;
 
-  // n samples of P [n, D] in dtype(), and the pairs (x, T*(x)).
+  // Moves the two potentials to `device` (e.g. CUDA, for a solver training there: T*(x) of every
+  // target batch is two ICNN gradients, the sampler's dominant cost). Sampling stays on the host.
+  // Copies share the potentials: move the copy you use.
+  void to(Device device);
+  Device device() const { return device_; }
+
+  // n samples of P [n, D] in dtype() on the host, and the pairs (x, T*(x)).
   Tensor sample_source(int64_t n, Generator& gen) const;
   Pair sample_pair(int64_t n, Generator& gen) const;
 
@@ -78,6 +85,7 @@ class W2Benchmark {
 
   int64_t dim_ = 0;
   DType dtype_ = DType::F32;
+  Device device_ = Device::cpu();
   std::shared_ptr<DenseIcnn> v1_, v2_;
   Tensor centers_, maps_, shift_;
   double scale_ = 1.0;

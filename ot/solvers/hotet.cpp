@@ -31,9 +31,10 @@ DenseIcnnWeights detach(const DenseIcnnWeights& w) {
   return out;
 }
 
-// Uniform point weights 1/n: [B, n].
-Var uniform_weights(int64_t batch, int64_t n, DType dtype) {
-  return Var(Tensor::full({batch, n}, 1.0 / static_cast<double>(n), dtype));
+// Uniform point weights 1/n: [B, n] beside `points` [B, n, D] (same dtype and device).
+Var uniform_weights(const Tensor& points) {
+  const int64_t n = points.size(1);
+  return Var(Tensor::full({points.size(0), n}, 1.0 / static_cast<double>(n), points.dtype(), points.device()));
 }
 
 // A learned constant context [1, c] (the no-embedding ablation, paper Table IV).
@@ -101,10 +102,18 @@ struct HotetSolver::Modules : nn::Module {
 HotetMethod parse_hotet_method(std::string_view name) {
   if (name == "mmb") return HotetMethod::MMB;
   if (name == "mmv2") return HotetMethod::MMv2;
-  throw Error(fmt::format("parse_hotet_method: argument 'name' must be one of mmb, mmv2, got '{}'", name));
+  if (name == "w2gn") return HotetMethod::W2GN;
+  throw Error(fmt::format("parse_hotet_method: argument 'name' must be one of mmb, mmv2, w2gn, got '{}'", name));
 }
 
-const char* name(HotetMethod method) { return method == HotetMethod::MMB ? "mmb" : "mmv2"; }
+const char* name(HotetMethod method) {
+  switch (method) {
+    case HotetMethod::MMB: return "mmb";
+    case HotetMethod::MMv2: return "mmv2";
+    case HotetMethod::W2GN: return "w2gn";
+  }
+  return "?";
+}
 
 ContextModel parse_context_model(std::string_view name) {
   if (name == "transformer") return ContextModel::Transformer;
@@ -134,6 +143,10 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   BRENIER_CHECK(config_.lr > 0 && std::isfinite(config_.lr), "{}: config 'lr' must be finite and > 0, got {}", op,
                 config_.lr);
   BRENIER_CHECK(config_.inner_iters >= 1, "{}: config 'inner_iters' must be >= 1, got {}", op, config_.inner_iters);
+  BRENIER_CHECK(config_.cycle_weight >= 0 && std::isfinite(config_.cycle_weight) && config_.generated_l1 >= 0 &&
+                    std::isfinite(config_.generated_l1),
+                "{}: config 'cycle_weight' and 'generated_l1' must be finite and >= 0, got {} and {}", op,
+                config_.cycle_weight, config_.generated_l1);
   BRENIER_CHECK(is_floating(config_.dtype), "{}: config 'dtype' must be f32 or f64, got {}", op,
                 dtype_name(config_.dtype));
   if (config_.icnn_hidden.empty()) config_.icnn_hidden = w2bench_hidden(config_.dim);
@@ -175,13 +188,29 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   config_.hyper_hidden = m_->psi->config().hyper_hidden;
   add_context("y");
   m_->psi_bar = m_->register_module("psi_bar", std::make_shared<HyperDenseIcnn>(hyper, gen_, config_.dtype));
+  // Initialised on the host from gen_ (the same weights on every device for a seed), then moved.
+  if (!config_.device.is_cpu()) {
+    try {
+      m_->to(config_.device);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, config_.device.str(),
+                              e.what()));
+    }
+  }
 
   optim::AdamOptions adam;
   adam.lr = config_.lr;
   if (config_.method == HotetMethod::MMB) {
     adam_ = std::make_unique<optim::Adam>(m_->parameters(), adam);
-  } else {
+  } else if (config_.method == HotetMethod::MMv2) {
     adam_ = std::make_unique<optim::Adam>(m_->forward_params(), adam);
+    adam_bar_ = std::make_unique<optim::Adam>(m_->inverse_params(), adam);
+  } else {  // W2GN: the reference color scripts' betas (§1.4)
+    adam.beta1 = 0.8;
+    adam.beta2 = 0.99;
+    adam_ = std::make_unique<optim::Adam>(m_->forward_params(), adam);
+    adam.beta1 = 0.4;
+    adam.beta2 = 0.4;
     adam_bar_ = std::make_unique<optim::Adam>(m_->inverse_params(), adam);
   }
 }
@@ -220,7 +249,7 @@ Tensor HotetSolver::checked_batch(const Tensor& t, const char* which, int64_t st
                             "networks are left as after step {}",
                             kStep, name(config_.method), step_number, which, e.what(), steps_));
   }
-  return out;
+  return out.to(config_.device);  // checked where it came from (a host batch before it moves)
 }
 
 double HotetSolver::set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number,
@@ -249,7 +278,7 @@ int64_t HotetSolver::pretrain(const std::function<Tensor()>& points, double tole
       {
         autograd::Tape tape;
         Var xv(x);
-        const DenseIcnnWeights w = m_->psi->generate(context(false, xv, uniform_weights(x.size(0), x.size(1), x.dtype())));
+        const DenseIcnnWeights w = m_->psi->generate(context(false, xv, uniform_weights(x)));
         Var loss = mean(square(m_->psi->map(xv, w, /*create_graph=*/true) - xv));
         mse = loss.item();
         if (mse < tolerance) break;  // as upstream: the loss before the step decides
@@ -276,7 +305,7 @@ HotetStepStats HotetSolver::step_mmb(const Tensor& x, const Tensor& y, int64_t s
   {
     autograd::Tape tape;
     Var xv(x), yv(y);
-    Var wx = uniform_weights(x.size(0), x.size(1), x.dtype()), wy = uniform_weights(y.size(0), y.size(1), y.dtype());
+    Var wx = uniform_weights(x), wy = uniform_weights(y);
     const DenseIcnnWeights w = m_->psi->generate(context(false, xv, wx));
     const DenseIcnnWeights w_bar = m_->psi_bar->generate(
         config_.inverse_context == ContextFrom::Source ? context(true, xv, wx) : context(true, yv, wy));
@@ -299,11 +328,11 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
   const nn::NamedTensors modules_before = m_->state_dict();
   const optim::NamedTensors adam_before = adam_->state(), adam_bar_before = adam_bar_->state();
   const Var xv(x);
-  const Var wx = uniform_weights(x.size(0), x.size(1), x.dtype());
+  const Var wx = uniform_weights(x);
   auto inverse_weights = [&](const Tensor& targets) {
     if (config_.inverse_context == ContextFrom::Source) return m_->psi_bar->generate(context(true, xv, wx));
     return m_->psi_bar->generate(
-        context(true, Var(targets), uniform_weights(targets.size(0), targets.size(1), targets.dtype())));
+        context(true, Var(targets), uniform_weights(targets)));
   };
   try {
     // Outer step on (H, E_x) against the fixed inverse map Ŷ = ∇ψ̄(Y).
@@ -351,7 +380,7 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
         const DenseIcnnWeights w_bar =
             config_.inverse_context == ContextFrom::Source
                 ? m_->psi_bar->generate(context(true, xv, wx))
-                : m_->psi_bar->generate(context(true, yk, uniform_weights(y_k.size(0), y_k.size(1), y_k.dtype())));
+                : m_->psi_bar->generate(context(true, yk, uniform_weights(y_k)));
         Var mapped = m_->psi_bar->map(yk, w_bar, /*create_graph=*/true);  // ∇ψ̄(Y'), differentiable
         Var loss = mean(m_->psi->potential(mapped, w_frozen) - sum(mapped * yk, {2}));
         stats.conjugate_loss = loss.item();
@@ -371,6 +400,53 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
   return stats;
 }
 
+HotetStepStats HotetSolver::step_w2gn(const Tensor& x, const Tensor& y, int64_t step_number) {
+  HotetStepStats stats;
+  adam_->zero_grad();
+  adam_bar_->zero_grad();
+  {
+    autograd::Tape tape;
+    Var xv(x), yv(y);
+    const Var wx = uniform_weights(x);
+    const DenseIcnnWeights w = m_->psi->generate(context(false, xv, wx));
+    const DenseIcnnWeights w_bar = m_->psi_bar->generate(
+        config_.inverse_context == ContextFrom::Source ? context(true, xv, wx) : context(true, yv, uniform_weights(y)));
+    Var y_push = m_->psi_bar->map(yv, w_bar, /*create_graph=*/true);  // ∇ψ̄(Y), differentiable for the cycle
+    const Var y_fixed(y_push.data());
+    Var potential_loss = mean(m_->psi->potential(xv, w)) - mean(m_->psi->potential(y_fixed, w));
+    Var cycle = mean(square(m_->psi->map(y_push, w, /*create_graph=*/true) - yv));
+    Var loss = potential_loss + config_.cycle_weight * cycle;
+    if (config_.generated_l1 > 0) {
+      Var l1;
+      for (const DenseIcnnWeights* g : {&w, &w_bar}) {
+        std::vector<Var> all = g->quadratic;
+        all.insert(all.end(), g->linear.begin(), g->linear.end());
+        all.insert(all.end(), g->bias.begin(), g->bias.end());
+        all.insert(all.end(), g->convex.begin(), g->convex.end());
+        all.push_back(g->final_layer);
+        for (const Var& v : all) l1 = l1.defined() ? l1 + sum(abs(v)) : sum(abs(v));
+      }
+      loss = loss + config_.generated_l1 * l1;
+    }
+    stats.loss = loss.item();
+    stats.conjugate_loss = cycle.item();
+    {
+      NoGradGuard no_grad;
+      const double inner = mean(sum(y_fixed * yv, {2})).item();
+      const double sq = mean(sum(square(xv), {2})).item() + mean(sum(square(yv), {2})).item();
+      stats.w2_estimate = sq - 2.0 * (potential_loss.item() + inner);
+    }
+    std::vector<Var> params = adam_->params();
+    for (const Var& p : adam_bar_->params()) params.push_back(p);
+    stats.grad_norm = set_gradients(loss, params, step_number, "W2GN loss");
+  }
+  adam_->step();
+  adam_bar_->step();
+  adam_->zero_grad();
+  adam_bar_->zero_grad();
+  return stats;
+}
+
 HotetStepStats HotetSolver::step(const Tensor& x_in, const Tensor& y_in, const std::function<Tensor()>& fresh_targets) {
   const int64_t step_number = steps_ + 1;
   const Tensor x = checked_batch(x_in, "source", step_number);
@@ -381,8 +457,9 @@ HotetStepStats HotetSolver::step(const Tensor& x_in, const Tensor& y_in, const s
                 "{} (mmv2): argument 'fresh_targets' must be a callable sampler (the inner steps draw fresh target "
                 "batches)",
                 kStep);
-  HotetStepStats stats = config_.method == HotetMethod::MMB ? step_mmb(x, y, step_number)
-                                                            : step_mmv2(x, y, fresh_targets, step_number);
+  HotetStepStats stats = config_.method == HotetMethod::MMB    ? step_mmb(x, y, step_number)
+                         : config_.method == HotetMethod::MMv2 ? step_mmv2(x, y, fresh_targets, step_number)
+                                                               : step_w2gn(x, y, step_number);
   stats.step = step_number;
   steps_ = step_number;
   return stats;
@@ -395,12 +472,11 @@ HotetMaps HotetSolver::predict(const Tensor& sources, const Tensor& weights, con
                     sources.size(-1) == config_.dim && sources.size(-2) >= 1,
                 "{}: argument 'sources' must be a floating [B, n, {}] (or [n, {}]) sample with n >= 1, got {}", op,
                 config_.dim, config_.dim, sources.str());
-  const Tensor x = (sources.dim() == 2 ? sources.reshape({1, sources.size(0), sources.size(1)}) : sources)
-                       .to(config_.dtype);
+  Tensor x = (sources.dim() == 2 ? sources.reshape({1, sources.size(0), sources.size(1)}) : sources)
+                 .to(config_.dtype);
   check_finite(x, op, "sources");
-  Tensor w = weights.defined() ? weights.to(config_.dtype)
-                               : Tensor::full({x.size(0), x.size(1)}, 1.0 / static_cast<double>(x.size(1)),
-                                              config_.dtype);
+  x = x.to(config_.device);
+  Tensor w = weights.defined() ? weights.to(config_.dtype).to(config_.device) : uniform_weights(x).data();
   if (w.dim() == 1 && x.size(0) == 1) w = w.reshape({1, w.size(0)});
   BRENIER_CHECK(config_.context_model != ContextModel::FlattenedSample || !weights.defined(),
                 "{}: argument 'weights' is not supported by the Meta OT context (an MLP on a fixed-size unweighted "
@@ -419,10 +495,9 @@ HotetMaps HotetSolver::predict(const Tensor& sources, const Tensor& weights, con
   maps.forward = detach(m_->psi->generate(context(false, xv, wv)));
   if (need_targets) {
     const Tensor t = (targets.dim() == 2 ? targets.reshape({1, targets.size(0), targets.size(1)}) : targets)
-                         .to(config_.dtype);
-    maps.inverse = detach(m_->psi_bar->generate(
-        context(true, Var(t), Var(Tensor::full({t.size(0), t.size(1)}, 1.0 / static_cast<double>(t.size(1)),
-                                                config_.dtype)))));
+                         .to(config_.dtype)
+                         .to(config_.device);
+    maps.inverse = detach(m_->psi_bar->generate(context(true, Var(t), uniform_weights(t))));
   } else {
     maps.inverse = detach(m_->psi_bar->generate(context(true, xv, wv)));
   }
@@ -441,7 +516,8 @@ Tensor map_sets(const DenseIcnnWeights& w, double s, const Tensor& points, int64
                 batch, dim, batch == 1 ? "; [n, D] also works" : "", points.str());
   BRENIER_CHECK(chunk_rows >= 1, "{}: argument 'chunk_rows' must be >= 1, got {}", op, chunk_rows);
   const DType dtype = w.final_layer.dtype();
-  const Tensor x = (flat ? points.reshape({1, points.size(0), points.size(1)}) : points).to(dtype);
+  const Tensor x =
+      (flat ? points.reshape({1, points.size(0), points.size(1)}) : points).to(dtype).to(w.final_layer.device());
   const int64_t n = x.size(1);
   std::vector<Tensor> parts;
   for (int64_t start = 0; start < n; start += chunk_rows) {
@@ -451,7 +527,7 @@ Tensor map_sets(const DenseIcnnWeights& w, double s, const Tensor& points, int64
     parts.push_back(hyper_icnn_map(Var(chunk), w, s, /*create_graph=*/false).data());
   }
   Tensor out = n == 0 ? x : parts.size() == 1 ? parts[0] : prim::concat(parts, 1);
-  out = out.to(points.dtype());
+  out = out.to(points.dtype()).to(points.device());
   return flat ? out.reshape({points.size(0), points.size(1)}) : out;
 }
 

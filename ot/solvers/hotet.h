@@ -25,7 +25,13 @@
 //          Adam steps over (H̄, E_y) on L_ψ̄ = mean[ψ(∇ψ̄(Y')) − ⟨∇ψ̄(Y'), Y'⟩] with ψ's generated
 //          weights frozen and a fresh target batch Y' each (second-order grads through
 //          hyper_icnn_map with create_graph). K = 20 (HOTET configs, §1.4).
-// Adam lr 1e-3, default betas, on all four modules (§1.4, §1.6).
+//   W2GN   the reference code's color-transfer loss (§1.4, "Color transfer loss"; not the paper's text):
+//          one step over all four modules on
+//            mean ψ(X) − mean ψ(Ŷ) + λ·mean_elements (∇ψ(∇ψ̄(Y)) − Y)² + ℓ1·(‖W‖₁ + ‖W̄‖₁),
+//          Ŷ = ∇ψ̄(Y) held fixed in the first two terms, differentiable in the cycle term (second-order
+//          grads through both generated maps); W, W̄ the generated ICNN weights; λ = 100, ℓ1 = 1e-10.
+//          Adam betas (0.8, 0.99) on (H, E_x) and (0.4, 0.4) on (H̄, E_y), as the reference.
+// Adam lr 1e-3 (default betas for MM-B and MMv2) on all four modules (§1.4, §1.6).
 //
 // Context models (`context_model`): Transformer (HOTET), Constant (no embedding, the paper's Table IV
 // ablation: each hypernetwork gets a learned constant context [1, c] broadcast to every distribution, so
@@ -50,8 +56,8 @@
 
 namespace brenier::ot {
 
-enum class HotetMethod { MMB, MMv2 };
-// "mmb" | "mmv2"; anything else throws, listing the choices.
+enum class HotetMethod { MMB, MMv2, W2GN };
+// "mmb" | "mmv2" | "w2gn"; anything else throws, listing the choices.
 HotetMethod parse_hotet_method(std::string_view name);
 const char* name(HotetMethod method);
 
@@ -86,8 +92,14 @@ struct HotetSolverConfig {
   ContextFrom inverse_context = ContextFrom::Source;
   double lr = 1e-3;           // Adam, default betas, all four modules (§1.4, §1.6)
   int64_t inner_iters = 20;   // MMv2 inner steps on ψ̄ (HOTET configs, §1.4)
+  double cycle_weight = 100;  // W2GN λ (reference color scripts, §1.4)
+  double generated_l1 = 1e-10;  // W2GN ℓ1 on the generated weights (reference color scripts, §1.4)
   uint64_t seed = 0;          // initial weights
   DType dtype = DType::F32;
+  // Where the modules, optimizer states and batches live. Weights are initialised on the host (the same
+  // for a seed on every device), then moved; step() and pretrain() take host or device batches (checked,
+  // then moved); predict() returns maps on this device and HotetMaps answer on their input's device.
+  Device device = Device::cpu();
 };
 
 // The GM-prediction ICNN sizes of §1.1: [64, 64, 32], and [64, 128, 128, 64] at D = 32.
@@ -95,8 +107,8 @@ std::vector<int64_t> gm_prediction_hidden(int64_t dim);
 
 struct HotetStepStats {
   int64_t step = 0;
-  double loss = 0;            // MM-B: (L_XY + L_YX)/2; MMv2: L_ψ
-  double conjugate_loss = 0;  // MM-B: L_YX(ψ̄); MMv2: L_ψ̄ of the last inner step
+  double loss = 0;            // MM-B: (L_XY + L_YX)/2; MMv2: L_ψ; W2GN: the whole loss
+  double conjugate_loss = 0;  // MM-B: L_YX(ψ̄); MMv2: L_ψ̄ of the last inner step; W2GN: the cycle term
   double w2_estimate = 0;     // batch estimate of W2², averaged over distributions (mmb.h conventions)
   double grad_norm = 0;       // of the outer update
 };
@@ -105,7 +117,8 @@ struct HotetStepStats {
 struct HotetMaps {
   DenseIcnnWeights forward, inverse;  // leading dim B
   double strong_convexity = 1e-4;
-  // ∇ψ_b on x [B, n, D] (or [n, D] when B = 1) → same shape, `chunk_rows` points per set at a time.
+  // ∇ψ_b on x [B, n, D] (or [n, D] when B = 1) → same shape, `chunk_rows` points per set at a time,
+  // computed on the weights' device and returned on x's.
   Tensor transport(const Tensor& x, int64_t chunk_rows = 1024) const;
   Tensor inverse_transport(const Tensor& y, int64_t chunk_rows = 1024) const;
 };
@@ -148,13 +161,14 @@ class HotetSolver {
   HotetStepStats step_mmb(const Tensor& x, const Tensor& y, int64_t step_number);
   HotetStepStats step_mmv2(const Tensor& x, const Tensor& y, const std::function<Tensor()>& fresh,
                            int64_t step_number);
+  HotetStepStats step_w2gn(const Tensor& x, const Tensor& y, int64_t step_number);
   std::string signature() const;
   std::string context_signature() const;
 
   HotetSolverConfig config_;
   Generator gen_;
   std::unique_ptr<Modules> m_;
-  std::unique_ptr<optim::Adam> adam_, adam_bar_;  // MM-B: adam_ over all; MMv2: (H, E_x) and (H̄, E_y)
+  std::unique_ptr<optim::Adam> adam_, adam_bar_;  // MM-B: adam_ over all; MMv2, W2GN: (H, E_x) and (H̄, E_y)
   int64_t steps_ = 0;
   bool pretrained_ = false;
 };

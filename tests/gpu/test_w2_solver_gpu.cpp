@@ -1,12 +1,16 @@
 // W2Solver on CUDA (issue 3's `w2bench --device cuda`): identity pre-training and a few steps of each
 // method on a CUDA device end with the same networks as on the CPU (f64; same seed, same host-drawn
 // batches), a checkpoint written from the GPU loads on the CPU and maps alike, and transport answers
-// on its input's device.
+// on its input's device. The benchmark's own potentials (T* of the target sampler) on CUDA vs the CPU.
 #include <filesystem>
+#include <optional>
+#include <string>
 
 #include "engine/random/generator.h"
 #include "gpu_support.h"
+#include "ot/benchmarks/w2bench.h"
 #include "ot/solvers/w2_solver.h"
+#include "tests/support/shared_data.h"
 
 using namespace brenier;
 using namespace brenier::testing;
@@ -84,5 +88,27 @@ TEST_CASE("W2Solver on CUDA: pre-training and steps of every method match the CP
     std::filesystem::remove(path);
     CHECK(back.steps_done() == 4);
     close_to(cpu.transport(x), back.transport(x), tolerance_for(DType::F64), "transport after load");
+  }
+}
+
+TEST_CASE("W2Benchmark on CUDA: ψ and T* match the CPU's and answer on the input's device" * gpu_only()) {
+  const std::optional<std::string> shared = shared_dir();
+  if (!shared) {
+    MESSAGE("shared data folder not found (set BRENIER_SHARED); skipped");
+    return;
+  }
+  for (int64_t dim : {2, 16}) {  // the dims tools/gpu-check packs
+    CAPTURE(dim);
+    const ot::W2Benchmark cpu = ot::load_w2bench(dim, *shared, DType::F64);
+    ot::W2Benchmark gpu = ot::load_w2bench(dim, *shared, DType::F64);
+    gpu.to(Device::cuda(0));
+    CHECK(gpu.device() == Device::cuda(0));
+    Generator gen(7);
+    const Tensor x = cpu.sample_source(5000, gen);  // more than kChunkRows: the chunked path too
+    const Tensor mapped = gpu.map(x);
+    CHECK(mapped.device() == Device::cpu());
+    close_to(cpu.map(x), mapped, tolerance_for(DType::F64), "T*(x)");
+    close_to(cpu.psi(x), gpu.psi(x), tolerance_for(DType::F64), "psi(x)");
+    CHECK(gpu.map(x.to(Device::cuda(0))).device() == Device::cuda(0));
   }
 }

@@ -38,7 +38,7 @@ std::string fmt_num(double v) { return std::isfinite(v) ? fmt::format("{:.2f}", 
 }  // namespace
 
 int run_ablation(const GmOptions& options) {
-  validate_common(options.common, kExperiment);
+  validate_common(options.common);
   fs::path out = options.common.out.empty() ? tools::make_run_dir("runs", "hotet", kExperiment) : options.common.out;
   BRENIER_CHECK(options.common.resume || !fs::exists(out / "results.json"),
                 "--out: {} already holds an ablation run; pass --resume to continue it or choose another folder",

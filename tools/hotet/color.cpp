@@ -298,9 +298,9 @@ int run_color(const ColorOptions& options) {
   ColorOptions opt = options;
   opt.common.dims = {kDim};
   BRENIER_CHECK(opt.common.iters >= 1, "--steps: must be >= 1, got {}", opt.common.iters);
-  validate_common(opt.common, kExperiment);
-  BRENIER_CHECK(opt.common.method == "mmb" || opt.common.method == "mmv2", "--method: must be mmb or mmv2, got {}",
-                opt.common.method);
+  validate_common(opt.common);
+  BRENIER_CHECK(opt.common.method == "mmb" || opt.common.method == "mmv2" || opt.common.method == "w2gn",
+                "--method: must be mmb, mmv2 or w2gn, got {}", opt.common.method);
   BRENIER_CHECK(opt.batch >= 2, "--batch: must be >= 2 (MM-B pairs points within a batch), got {}", opt.batch);
   BRENIER_CHECK(opt.per_step >= 1, "--per-step: must be >= 1, got {}", opt.per_step);
   BRENIER_CHECK(opt.min_sources >= 1, "--min-sources: must be >= 1, got {}", opt.min_sources);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "tools/common/device_flag.h"
 #include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/hotet/tool.h"
@@ -32,11 +33,8 @@ Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset) {
 
 uint64_t training_offset(int64_t step) { return static_cast<uint64_t>(step) << 36; }
 
-void validate_common(const CommonOptions& opt, const char* experiment) {
-  BRENIER_CHECK(opt.device == "cpu",
-                "--device {}: the GPU backend has not landed in brenier yet, so {} runs on the CPU only; use --device "
-                "cpu",
-                opt.device, experiment);
+void validate_common(const CommonOptions& opt) {
+  tools::parse_device_flag(opt.device);  // cuda needs a CUDA build and a GPU here
   BRENIER_CHECK(!opt.dims.empty(), "--dims: give at least one dimension");
   for (size_t i = 0; i < opt.dims.size(); ++i) {
     BRENIER_CHECK(opt.dims[i] >= 1, "--dims: dimensions must be >= 1, got {}", opt.dims[i]);
@@ -104,6 +102,7 @@ ot::HotetSolverConfig base_solver_config(const CommonOptions& opt, int64_t dim) 
   c.embedding.num_layers = opt.embed_layers;
   c.inner_iters = opt.inner_iters;
   c.seed = opt.seed;
+  c.device = tools::parse_device_flag(opt.device);
   return c;
 }
 

@@ -390,7 +390,7 @@ DimResult run_dim(const GmOptions& opt, int64_t dim, const fs::path& out) {
 
 int run_gm_predict(const GmOptions& options) {
   GmOptions opt = options;
-  validate_common(opt.common, kExperiment);
+  validate_common(opt.common);
   BRENIER_CHECK(opt.batch == 0 || opt.batch >= 2, "--batch: must be >= 2 (MM-B pairs points within a batch), got {}",
                 opt.batch);
   BRENIER_CHECK(opt.train_sources >= 1, "--train-sources: must be >= 1, got {}", opt.train_sources);

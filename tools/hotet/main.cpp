@@ -34,7 +34,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
   cmd->add_flag("--resume", opt.resume,
                 "continue the run in --out: finished dimensions are re-scored, unfinished ones continue from their "
                 "checkpoint");
-  cmd->add_option("--device", opt.device, "cpu, or cuda (refused until brenier's GPU backend lands)")
+  cmd->add_option("--device", opt.device, "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU)")
       ->capture_default_str();
   cmd->add_flag("--no-pretrain", no_pretrain, "skip identity pre-training (spec §1.5; it usually stops at once)");
   cmd->add_option("--embed-width", opt.embed_width,
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
   rt_cmd->add_option("--seed", rt.common.seed, "seeds networks, distributions and batches")->capture_default_str();
   rt_cmd->add_option("--out", rt_out, "run folder (default: runs/hotet/runtime/<timestamp>)");
   rt_cmd->add_flag("--resume", rt.common.resume, "keep the rows an earlier run in --out timed; time the rest");
-  rt_cmd->add_option("--device", rt.common.device, "cpu, or cuda (refused until brenier's GPU backend lands)")
+  rt_cmd->add_option("--device", rt.common.device, "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU)")
       ->capture_default_str();
   rt_cmd->add_flag("--no-pretrain", rt_no_pretrain, "skip identity pre-training (spec §1.5)");
   rt_cmd->add_flag("--quiet", rt.common.quiet, "no progress lines");
@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   color_cmd->add_option("--finetune-steps", color.finetune_steps, "in-context fine-tuning steps (the paper: 50)")
       ->capture_default_str();
-  color_cmd->add_option("--method", color.common.method, "mmb (the paper's text, §IV-D) or mmv2")
-      ->check(CLI::IsMember({"mmb", "mmv2"}))
+  color_cmd->add_option("--method", color.common.method,
+                        "mmb (the paper's text, §IV-D), mmv2, or w2gn (the reference code's color loss, spec §1.4)")
+      ->check(CLI::IsMember({"mmb", "mmv2", "w2gn"}))
       ->capture_default_str();
   color_cmd->add_option("--batch", color.batch, "pixels per image per step (§1.6: 1024)")->capture_default_str();
   color_cmd->add_option("--per-step", color.per_step, "images per many-to-one step (§1.6: 8)")->capture_default_str();
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
   color_cmd->add_option("--seed", color.common.seed, "seeds networks, pixel batches and scores")->capture_default_str();
   color_cmd->add_option("--out", color_out, "run folder (default: runs/hotet/color/<timestamp>)");
   color_cmd->add_flag("--resume", color.common.resume, "continue the run in --out from its checkpoints");
-  color_cmd->add_option("--device", color.common.device, "cpu, or cuda (refused until brenier's GPU backend lands)")
+  color_cmd->add_option("--device", color.common.device, "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU)")
       ->capture_default_str();
   color_cmd->add_flag("--no-pretrain", color_no_pretrain, "skip identity pre-training (spec §1.5)");
   color_cmd->add_flag("--quiet", color.common.quiet, "no progress lines");

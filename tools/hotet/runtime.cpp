@@ -28,6 +28,7 @@
 #include "engine/ops/ops.h"
 #include "ot/solvers/w2_solver.h"
 #include "tools/common/cli.h"
+#include "tools/common/device_flag.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
 #include "tools/hotet/gm_world.h"
@@ -198,6 +199,7 @@ nlohmann::json time_per_pair(const RuntimeOptions& opt, const World& world, cons
     c.iters = steps;
     c.inner_iters = opt.common.inner_iters;    // HOTET's configs: 20 (§1.4)
     c.seed = opt.common.seed + static_cast<uint64_t>(i);
+    c.device = tools::parse_device_flag(opt.common.device);
     c.pretrain.enabled = opt.common.pretrain;
     ot::W2Solver solver(c);
     Generator gen = stream(opt.common.seed, dim, Stream::PairSolve, training_offset(i));
@@ -358,7 +360,7 @@ int run_runtime(const RuntimeOptions& options) {
   BRENIER_CHECK(opt.dim >= 1, "--dim: must be >= 1, got {}", opt.dim);
   opt.common.dims = {opt.dim};
   BRENIER_CHECK(opt.common.iters >= 1, "--steps: must be >= 1, got {}", opt.common.iters);
-  validate_common(opt.common, kExperiment);
+  validate_common(opt.common);
   BRENIER_CHECK(opt.mmv2_steps >= 0, "--mmv2-steps: must be >= 0 (0: --steps), got {}", opt.mmv2_steps);
   BRENIER_CHECK(opt.pairs >= 1, "--pairs: must be >= 1, got {}", opt.pairs);
   BRENIER_CHECK(opt.per_step >= 1 && opt.per_step <= opt.pairs, "--per-step: must be in [1, --pairs = {}], got {}",

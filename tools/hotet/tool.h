@@ -106,8 +106,8 @@ enum class Stream : uint64_t { World = 0, Training = 1, Evaluation = 2, Pretrain
 Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset = 0);
 uint64_t training_offset(int64_t step);
 
-// Checks --device (cuda: a clear error until the GPU backend lands), dims, iters, --resume's --out.
-void validate_common(const CommonOptions& opt, const char* experiment);
+// Checks --device (cuda: a CUDA build and a GPU here), dims, iters, --resume's --out.
+void validate_common(const CommonOptions& opt);
 // A fresh run needs a folder without config.json; --resume one whose config matches on `keys`.
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment);

@@ -234,7 +234,7 @@ void write_results(const fs::path& out, const W2bOptions& opt, const std::string
 
 int run_w2b(const W2bOptions& options) {
   W2bOptions opt = options;
-  validate_common(opt.common, kExperiment);
+  validate_common(opt.common);
   BRENIER_CHECK(opt.batch >= 2, "--batch: must be >= 2 (MM-B pairs points within a batch), got {}", opt.batch);
   const std::vector<int64_t>& available = ot::w2bench_dims();
   for (int64_t d : opt.common.dims)

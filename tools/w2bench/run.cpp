@@ -154,7 +154,8 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
   // The batches of step k come from offset training_offset(k) of the dimension's training stream.
   Generator train_gen = stream(opt.seed, dim, Stream::Training);
   auto source = [&](int64_t n) { return bench.sample_source(n, train_gen); };
-  auto target = [&](int64_t n) { return bench.map(bench.sample_source(n, train_gen)); };
+  // T*(x) is computed where the benchmark's potentials live (the solver's device, see run()).
+  auto target = [&](int64_t n) { return bench.map(bench.sample_source(n, train_gen).to(bench.device())); };
 
   // Monitoring pairs, the same at every checkpoint of the dimension (and across resumed sessions).
   Generator monitor_gen = stream(opt.seed, dim, Stream::Monitor);
@@ -282,6 +283,9 @@ int run_train(const TrainOptions& options) {
   // Load every dimension first, so that a missing or broken one fails before hours of training.
   std::vector<ot::W2Benchmark> benches;
   for (int64_t d : options.dims) benches.push_back(ot::load_w2bench(d, config.shared_dir));
+  // The target sampler's T*(x) runs beside the solver (the potentials are as big as the solver's ICNNs).
+  const Device device = tools::parse_device_flag(options.device);
+  for (ot::W2Benchmark& bench : benches) bench.to(device);
   ot::parse_w2_method(options.solver);
 
   if (config.options.out.empty()) config.options.out = tools::make_run_dir("runs", "w2bench", options.solver);

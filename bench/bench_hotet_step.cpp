@@ -41,7 +41,7 @@ struct Block : nn::Module {
     Var q = squeeze(slice(qkv_all, 0, 0, 1), 0), k = squeeze(slice(qkv_all, 0, 1, 2), 0),
         v = squeeze(slice(qkv_all, 0, 2, 3), 0);
     // Scaling q instead of the [B·h, L, L] scores: the same numbers, one pass over a 64× smaller tensor.
-    Var att = softmax(matmul(q * (1.0 / std::sqrt(static_cast<double>(dh))), transpose(k)), -1);
+    Var att = softmax(matmul(q * (1.0 / std::sqrt(static_cast<double>(dh))), k, false, true), -1);
     Var a = reshape(transpose(reshape(matmul(att, v), {b, heads, l, dh}), 1, 2), {b, l, d});
     Var h = x + (*proj)(a);
     return h + (*fc2)(gelu((*fc1)((*ln2)(h))));
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       const Var c = emb.forward(x);
       const Var r = broadcast_to(ref, {8, 1024, dim});
       const Var psi_r = fwd.evaluate(c, r), phi_x = inv.evaluate(c, x);
-      const Var s = matmul(x, transpose(r));  // [K, N_x, N_r]
+      const Var s = matmul(x, r, false, true);  // [K, N_x, N_r]
       const Var loss_psi = mean(psi_r, {1}) + mean(max(s - unsqueeze(psi_r, 1), {2}), {1});
       const Var loss_phi = mean(phi_x, {1}) + mean(max(s - unsqueeze(phi_x, 2), {1}), {1});
       const Var loss = mean(loss_psi + loss_phi);

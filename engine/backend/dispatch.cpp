@@ -111,7 +111,9 @@ SliceRange resolve_slice(int64_t size, int64_t start, int64_t stop, int64_t step
   return {lo, hi > lo ? (hi - lo + step - 1) / step : 0};
 }
 
-bool is_floating_only(Binary op) { return op == Binary::Div || op == Binary::Pow; }
+bool is_floating_only(Binary op) {
+  return op == Binary::Div || op == Binary::Pow || op == Binary::SiluBackward;
+}
 
 }  // namespace
 
@@ -141,6 +143,8 @@ const char* unary_name(Unary op) {
     case Unary::LeakyReluGrad: return "leaky_relu_grad";
     case Unary::GeluGrad: return "gelu_grad";
     case Unary::GeluGrad2: return "gelu_grad2";
+    case Unary::SiluGrad: return "silu_grad";
+    case Unary::SiluGrad2: return "silu_grad2";
     case Unary::Erf: return "erf";
   }
   return "unary";
@@ -161,6 +165,7 @@ const char* binary_name(Binary op) {
     case Binary::Le: return "le";
     case Binary::Gt: return "gt";
     case Binary::Ge: return "ge";
+    case Binary::SiluBackward: return "silu_backward";
   }
   return "binary";
 }
@@ -363,6 +368,20 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log) {
   require_floating(x, name, "x");
   const int64_t d = wrap_dim(dim, x.dim(), name);
   BRENIER_ROUTE(name, x.device(), softmax, x, d, log);
+}
+
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
+  require_defined_same_device("softmax_backward", {{"y", &y}, {"g", &g}});
+  require_floating(y, "softmax_backward", "y");
+  require_same_dtype("softmax_backward", {"y", &y}, {"g", &g});
+  BRENIER_CHECK(y.shape() == g.shape(), "softmax_backward: argument 'g' must have the shape of 'y' ({}), got {}",
+                shape_str(y.shape()), g.str());
+  const int64_t d = wrap_dim(dim, y.dim(), "softmax_backward");
+  // The host loop takes lines along the last dim (attention scores); anything else, and other
+  // devices, run the formula as primitives.
+  if (y.device().is_cpu() && d == y.dim() - 1 && y.numel() > 0) return cpu::softmax_backward(y, g, d);
+  const Tensor dot = reduce(prim::Reduce::Sum, binary(Binary::Mul, g, y), {d}, true);
+  return binary(Binary::Mul, y, binary(Binary::Sub, g, dot));
 }
 
 Tensor layer_norm(const Tensor& x, double eps) {

@@ -44,6 +44,17 @@ BRENIER_HD inline T normal_cdf(T x) {
   return T(0.5) * (T(1) + std::erf(x * T(0.7071067811865476)));  // 1/sqrt(2)
 }
 
+// silu's first and second derivatives from x and s = sigmoid(x): the CPU backend computes s with
+// oneDNN's vectorized logistic and then applies these, so the formulas live in one place.
+template <class T>
+BRENIER_HD inline T silu_grad_from_sigmoid(T x, T s) {
+  return s * (T(1) + x * (T(1) - s));
+}
+template <class T>
+BRENIER_HD inline T silu_grad2_from_sigmoid(T x, T s) {
+  return s * (T(1) - s) * (T(2) + x * (T(1) - T(2) * s));
+}
+
 // y = op(x); `p` is the op's scalar parameter (Celu alpha, LeakyRelu slope, PowScalar exponent).
 template <prim::Unary Op, class T>
 BRENIER_HD inline T unary_fn(T x, T p) {
@@ -72,6 +83,8 @@ BRENIER_HD inline T unary_fn(T x, T p) {
   else if constexpr (Op == U::LeakyReluGrad) return x > T(0) ? T(1) : p;
   else if constexpr (Op == U::GeluGrad) return normal_cdf(x) + x * normal_pdf(x);
   else if constexpr (Op == U::GeluGrad2) return normal_pdf(x) * (T(2) - x * x);
+  else if constexpr (Op == U::SiluGrad) return silu_grad_from_sigmoid(x, stable_sigmoid(x));
+  else if constexpr (Op == U::SiluGrad2) return silu_grad2_from_sigmoid(x, stable_sigmoid(x));
   else if constexpr (Op == U::Erf) return std::erf(x);
   else static_assert(Op == U::Neg, "unary_fn: an op without math");
 }
@@ -93,6 +106,10 @@ BRENIER_HD inline T binary_fn(T a, T b) {
   else if constexpr (Op == B::Le) return T(a <= b);
   else if constexpr (Op == B::Gt) return T(a > b);
   else if constexpr (Op == B::Ge) return T(a >= b);
+  else if constexpr (Op == B::SiluBackward) {
+    if constexpr (std::is_floating_point_v<T>) return a * silu_grad_from_sigmoid(b, stable_sigmoid(b));
+    else return T(0);  // never dispatched: the op is floating-only (checked by dispatch)
+  }
   else static_assert(Op == B::Add, "binary_fn: an op without math");
 }
 
@@ -125,6 +142,8 @@ decltype(auto) with_unary(prim::Unary op, F&& f) {
     case U::LeakyReluGrad: return f(UnaryTag<U::LeakyReluGrad>{});
     case U::GeluGrad: return f(UnaryTag<U::GeluGrad>{});
     case U::GeluGrad2: return f(UnaryTag<U::GeluGrad2>{});
+    case U::SiluGrad: return f(UnaryTag<U::SiluGrad>{});
+    case U::SiluGrad2: return f(UnaryTag<U::SiluGrad2>{});
     case U::Erf: return f(UnaryTag<U::Erf>{});
   }
   return f(UnaryTag<U::Neg>{});  // unreachable: every enumerator is listed above
@@ -148,6 +167,7 @@ decltype(auto) with_binary(prim::Binary op, F&& f) {
     case B::Le: return f(BinaryTag<B::Le>{});
     case B::Gt: return f(BinaryTag<B::Gt>{});
     case B::Ge: return f(BinaryTag<B::Ge>{});
+    case B::SiluBackward: return f(BinaryTag<B::SiluBackward>{});
   }
   return f(BinaryTag<B::Add>{});  // unreachable
 }

@@ -16,12 +16,15 @@ enum class Unary {
   LeakyReluGrad, // 1 (x > 0) or slope
   GeluGrad,      // d gelu / dx (exact erf form)
   GeluGrad2,     // d^2 gelu / dx^2
+  SiluGrad,      // d silu / dx = s (1 + x (1 - s)), s = sigmoid(x)
+  SiluGrad2,     // d^2 silu / dx^2 = s (1 - s) (2 + x (1 - 2 s))
   Erf,
 };
 
 // Broadcasting binary maps. Comparisons return 0/1 in the floating type of their inputs
 // (i64 for i64 inputs), so they serve directly as masks.
-enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge };
+// SiluBackward(g, x) = g * silu'(x): silu's first-order backward as one pass (floating types only).
+enum class Binary { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Eq, Ne, Lt, Le, Gt, Ge, SiluBackward };
 
 enum class Reduce { Sum, Max, Min };
 

@@ -50,6 +50,10 @@ Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t 
 
 // Softmax / log-softmax along `dim`; layer norm over the last dim without affine (returns y).
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
+// Softmax's first-order backward: dx = y * (g - sum(g * y, dim)) for y = softmax(x, dim) and the
+// output gradient g (same shape and dtype). One pass over each line on the host instead of four
+// full-size ops; other devices compose it from the element-wise and reduction primitives.
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
 
 // Shape and indexing.

@@ -29,12 +29,13 @@ void check_float(const Var& v, const char* arg) {
 }
 
 // weight [out, in]: any leading dims of x are flattened into one batch of rows.
+// x @ weight^T reads weight through swapped strides: no transposed copy per call (nor of its
+// gradient in backward), which cost ~3% of a DIOTM step.
 Var linear_shared(const Var& x, const Var& weight) {
-  Var wt = transpose(weight);  // [in, out]
-  if (x.dim() == 2 || x.dim() == 3) return matmul(x, wt);
+  if (x.dim() == 2 || x.dim() == 3) return matmul(x, weight, false, true);
   Shape out_shape = x.shape();
   out_shape.back() = weight.size(0);
-  return reshape(matmul(reshape(x, {-1, x.size(-1)}), wt), out_shape);
+  return reshape(matmul(reshape(x, {-1, x.size(-1)}), weight, false, true), out_shape);
 }
 
 }  // namespace
@@ -60,7 +61,7 @@ Var linear(const Var& x, const Var& weight, const Var& bias) {
     BRENIER_CHECK(x.dim() == 2 || (x.dim() == 3 && x.size(0) == batch),
                   "linear: argument 'x' must be [{}, n, {}] or [n, {}] for batched weight {}, got {}",
                   batch, weight.size(-1), weight.size(-1), shape_str(weight.shape()), x.data().str());
-    y = matmul(x, transpose(weight));  // [B, n, out]
+    y = matmul(x, weight, false, true);  // [B, n, out]
   }
   if (!bias.defined()) return y;
   check_float(bias, "bias");

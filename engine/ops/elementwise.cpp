@@ -33,9 +33,27 @@ Var unary_op(const char* op, Unary u, const Var& x, double p,
 // A mask-like constant computed from x by a primitive (derivative of piecewise functions).
 Var unary_const(Unary u, const Var& x, double p = 0.0) { return constant(prim::unary(u, x.data(), p)); }
 
-Var erf_op(const Var& x) {
-  return unary_op("erf", Unary::Erf, x, 0.0, [](const Var& g, const Var& x, const Var&) {
-    return g * (exp(neg(square(x))) * (2.0 / std::sqrt(std::numbers::pi)));
+// Activation derivatives as ops of their own, for backwards under create_graph (double backward
+// through an MLP): one fused map forward, and a backward of one map and one product, instead of
+// recording the 7-10 element-wise ops of the written-out formula and differentiating each of them
+// (the HJB step of DIOTM spent most of its element-wise time there). Their own backward falls back
+// to the formula in ops under create_graph, so every order stays differentiable.
+
+// silu'(x) = s (1 + x (1 - s)); silu''(x) = s (1 - s) (2 + x (1 - 2 s)), s = sigmoid(x).
+Var silu_grad(const Var& x) {
+  return unary_op("silu_grad", Unary::SiluGrad, x, 0, [](const Var& g, const Var& x, const Var&) {
+    if (!autograd::grad_enabled()) return g * unary_const(Unary::SiluGrad2, x);
+    Var s = sigmoid(x);
+    return g * (s * (1.0 - s) * (2.0 + x * (1.0 - 2.0 * s)));
+  });
+}
+
+// gelu'(x) = Phi(x) + x phi(x); gelu''(x) = phi(x) (2 - x^2).
+Var gelu_grad(const Var& x) {
+  return unary_op("gelu_grad", Unary::GeluGrad, x, 0, [](const Var& g, const Var& x, const Var&) {
+    if (!autograd::grad_enabled()) return g * unary_const(Unary::GeluGrad2, x);
+    Var pdf = exp(square(x) * -0.5) * (1.0 / std::sqrt(2.0 * std::numbers::pi));
+    return g * (pdf * (2.0 - square(x)));
   });
 }
 
@@ -210,17 +228,15 @@ Var tanh(const Var& x) {
 }
 Var silu(const Var& x) {
   return unary_op("silu", Unary::Silu, x, 0, [](const Var& g, const Var& x, const Var&) {
-    Var s = sigmoid(x);
-    return g * s * (1.0 + x * (1.0 - s));
+    // First order: g * silu'(x) as one fused primitive.
+    if (!autograd::grad_enabled()) return constant(prim::binary(Binary::SiluBackward, g.data(), x.data()));
+    return g * silu_grad(x);
   });
 }
 Var gelu(const Var& x) {
   return unary_op("gelu", Unary::Gelu, x, 0, [](const Var& g, const Var& x, const Var&) {
     if (!autograd::grad_enabled()) return g * unary_const(Unary::GeluGrad, x);
-    // Phi(x) + x phi(x), in ops (erf has an exact derivative) so that it can be differentiated again.
-    Var cdf = (erf_op(x * M_SQRT1_2) + 1.0) * 0.5;
-    Var pdf = exp(square(x) * -0.5) * (1.0 / std::sqrt(2.0 * std::numbers::pi));
-    return g * (cdf + x * pdf);
+    return g * gelu_grad(x);
   });
 }
 

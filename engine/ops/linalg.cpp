@@ -34,6 +34,12 @@ Var matmul(const Var& a, const Var& b) {
   return matmul_t(a, b, false, false);
 }
 
+Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b) {
+  check_float_var(a, "matmul", "a");
+  check_float_var(b, "matmul", "b");
+  return matmul_t(a, b, transpose_a, transpose_b);
+}
+
 Var dot(const Var& a, const Var& b) {
   check_float_var(a, "dot", "a");
   check_float_var(b, "dot", "b");

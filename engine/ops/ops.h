@@ -64,6 +64,10 @@ Var cast(const Var& x, DType dtype);  // between f32 and f64; gradient cast back
 // --- linear algebra -----------------------------------------------------------------------------
 // 2-D @ 2-D, or batched: 3-D @ 3-D / 3-D @ 2-D / 2-D @ 3-D with the batch broadcast.
 Var matmul(const Var& a, const Var& b);
+// op(a) @ op(b), op = transpose of the last two dims where its flag is set: the same product as
+// matmul(transpose(a), ...) without materializing the transposed copy (nor, in backward, the copy
+// of its gradient). The backend reads the operand through swapped strides.
+Var matmul(const Var& a, const Var& b, bool transpose_a, bool transpose_b);
 Var dot(const Var& a, const Var& b);    // 1-D · 1-D -> scalar
 Var outer(const Var& a, const Var& b);  // 1-D ⊗ 1-D -> 2-D
 

@@ -1,12 +1,12 @@
-// optim::Adam / AdamW update (see adam.h), written with Var ops on constants (no tape under
-// NoGradGuard). On a CUDA device the same arithmetic runs as one fused in-place kernel per parameter
-// (engine/backend/cuda/adam.h) instead of about ten element-wise launches; in place is also what a
-// captured CUDA graph needs (the moment buffers keep their addresses).
+// optim::Adam / AdamW update (see adam.h). Each parameter is updated in place by one fused pass:
+// on the host engine/backend/cpu/adam.h (it replaced ~12 element-wise ops, each a full pass and a
+// fresh tensor, with bit-identical results), on a CUDA device one kernel (engine/backend/cuda/adam.h);
+// in place is also what a captured CUDA graph needs (the moment buffers keep their addresses).
 #include "engine/optim/adam.h"
 
 #include <cmath>
 
-#include "engine/ops/ops.h"
+#include "engine/backend/cpu/adam.h"
 #ifdef BRENIER_WITH_CUDA
 #include "engine/backend/cuda/adam.h"
 #endif
@@ -50,28 +50,10 @@ void Adam::update(size_t i, const Tensor& grad) {
     return;
   }
 #endif
-  Var p(params()[i].data());
-  Var g(grad);
-  if (o.weight_decay != 0) {
-    if (decoupled_) p = p * (1.0 - lr() * o.weight_decay);
-    else g = g + o.weight_decay * p;
-  }
-  Tensor& m_buf = buffer(i, "exp_avg");
-  Tensor& v_buf = buffer(i, "exp_avg_sq");
-  Var m = (1.0 - o.beta1) * g;
-  Var v = (1.0 - o.beta2) * square(g);
-  if (m_buf.defined()) m = o.beta1 * Var(m_buf) + m;
-  if (v_buf.defined()) v = o.beta2 * Var(v_buf) + v;
-  m_buf = m.data();
-  v_buf = v.data();
-  double step_size = lr();
-  Var denom = sqrt(v);
-  if (o.bias_correction) {
-    const auto t = static_cast<double>(param_step(i));
-    step_size /= 1.0 - std::pow(o.beta1, t);
-    denom = denom / std::sqrt(1.0 - std::pow(o.beta2, t));
-  }
-  assign(i, p - step_size * (m / (denom + o.eps)));
+  Tensor param = params()[i].data();  // shares the parameter's storage: updated in place
+  cpu::adam_step(param, grad, buffer(i, "exp_avg"), buffer(i, "exp_avg_sq"),
+                 {.lr = lr(), .beta1 = o.beta1, .beta2 = o.beta2, .eps = o.eps, .weight_decay = o.weight_decay,
+                  .decoupled = decoupled_, .bias_correction = o.bias_correction, .step = param_step(i)});
 }
 
 }  // namespace brenier::optim

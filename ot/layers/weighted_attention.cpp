@@ -91,7 +91,7 @@ Var folded_probabilities(const Var& q, const Var& k, const Var& key_weights, int
   const Var log_w = reshape(
       broadcast_to(reshape(masked_log_weights(key_weights), {batch, 1, n}), {batch, num_heads, n}),
       {batch * num_heads, 1, n});
-  const Var scores = matmul(split_heads(q, num_heads), transpose(split_heads(k, num_heads))) * scale;  // [B·H, m, n]
+  const Var scores = matmul(split_heads(q, num_heads), split_heads(k, num_heads), false, true) * scale;  // [B·H, m, n]
   return softmax(scores + log_w, -1);
 }
 

@@ -38,7 +38,29 @@ HeightNetwork::HeightNetwork(int64_t dim, const std::vector<int64_t>& hidden, bo
   }
 }
 
+Var HeightNetwork::features(const Var& y) const {
+  BRENIER_CHECK(!hidden_.empty(), "HeightNetwork::features: the network has no hidden layer");
+  return output_layer_input(y);
+}
+
+void HeightNetwork::set_output_layer(const Tensor& weight, const Tensor& bias) {
+  nn::Linear& out = *linears_.back();
+  BRENIER_CHECK(weight.defined() && weight.shape() == out.weight.data().shape() && bias.defined() &&
+                    bias.shape() == out.bias.data().shape(),
+                "HeightNetwork::set_output_layer: arguments must be weight {} and bias {}, got {} and {}",
+                out.weight.data().str(), out.bias.data().str(), weight.defined() ? weight.str() : "undefined",
+                bias.defined() ? bias.str() : "undefined");
+  check_finite(weight, "HeightNetwork::set_output_layer", "weight");
+  check_finite(bias, "HeightNetwork::set_output_layer", "bias");
+  out.weight.data().copy_from(weight.to(out.weight.data().dtype()));
+  out.bias.data().copy_from(bias.to(out.bias.data().dtype()));
+}
+
 Var HeightNetwork::forward(const Var& y) const {
+  return reshape(linears_.back()->forward(output_layer_input(y)), {y.size(0)});
+}
+
+Var HeightNetwork::output_layer_input(const Var& y) const {
   BRENIER_CHECK(y.defined() && y.dim() == 2 && y.size(1) == dim_,
                 "HeightNetwork: argument 'y' must be [m, {}] (targets), got {}", dim_,
                 y.defined() ? y.data().str() : std::string("an undefined Var"));
@@ -51,7 +73,7 @@ Var HeightNetwork::forward(const Var& y) const {
     if (has_batch_norm()) h = norms_[i]->forward(h);
     h = relu(h);
   }
-  return reshape(linears_.back()->forward(h), {y.size(0)});
+  return h;
 }
 
 Var HeightNetwork::input_features(const Var& y) const {

@@ -40,6 +40,11 @@ class HeightNetwork : public nn::Module {
   Var forward(const Var& y) const;
   Var operator()(const Var& y) const { return forward(y); }
 
+  // The last hidden layer's activations [m, hidden.back()] (what the output layer reads); needs a hidden layer.
+  Var features(const Var& y) const;
+  // Replaces the output layer: weight [1, hidden.back()] (or [1, input width] without hidden layers), bias [1].
+  void set_output_layer(const Tensor& weight, const Tensor& bias);
+
   // Sets every BN's running statistics to the exact biased mean/variance of its input over `targets`
   // [m, dim] (m >= 2; one pass, no graph) and switches the network to eval mode. No-op for the
   // statistics when the network has no BN (it still switches to eval mode).
@@ -55,6 +60,8 @@ class HeightNetwork : public nn::Module {
   Var input_features(const Var& y) const;
 
  private:
+  Var output_layer_input(const Var& y) const;  // input features, then the hidden layers (y itself if none)
+
   int64_t dim_;
   std::vector<int64_t> hidden_;
   std::vector<std::shared_ptr<nn::Linear>> linears_;    // hidden layers, then the output layer

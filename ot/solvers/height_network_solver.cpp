@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <Eigen/Dense>
+
 #include "engine/backend/primitives.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
@@ -15,6 +17,9 @@ namespace {
 
 constexpr const char* kOp = "HeightNetworkSolver";
 constexpr int64_t kPredictChunk = 65536;  // eval-mode rows per forward in predict_heights
+// fit_heights' ridge relative to the mean diagonal of F_c F_cᵀ (ours): it only guards a rank-deficient F. On
+// color (n = 500, W = 512) 1e-12 kept the free heights' ‖ŵ − ν‖ (0.028 → 0.029), 1e-8 doubled it (0.063).
+constexpr double kFitRidge = 1e-12;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -24,6 +29,8 @@ const HeightNetworkSolverConfig& checked(const HeightNetworkSolverConfig& c) {
   BRENIER_CHECK(std::isfinite(c.lr) && c.lr > 0, "{}: option 'lr' must be finite and > 0, got {}", kOp, c.lr);
   BRENIER_CHECK(std::isfinite(c.tolerance) && c.tolerance > 0, "{}: option 'tolerance' must be finite and > 0, got {}",
                 kOp, c.tolerance);
+  BRENIER_CHECK(std::isfinite(c.lr_final) && c.lr_final >= 0,
+                "{}: option 'lr_final' must be finite and >= 0 (0: constant lr), got {}", kOp, c.lr_final);
   BRENIER_CHECK(c.max_iter >= 1, "{}: option 'max_iter' must be >= 1, got {}", kOp, c.max_iter);
   BRENIER_CHECK(c.fourier_features >= 0, "{}: option 'fourier_features' must be >= 0 (0: raw input), got {}", kOp,
                 c.fourier_features);
@@ -99,6 +106,7 @@ SemiDiscreteStepStats HeightNetworkSolver::step(const SourceSampler& source) {
                                               targets_, h.data(), weights_, config_.cells);
   SemiDiscreteStepStats stats = step_stats(g, ++steps_, config_.tolerance);
   if (!stats.converged) {
+    if (config_.lr_final > 0) adam_->set_lr(decayed_lr(config_.lr, config_.lr_final, steps_, config_.max_iter));
     adam_->zero_grad();
     if (batches.empty()) {
       // d⟨stopgrad(ĝ), H_Φ(Y)⟩/dΦ: ĝ is h's output gradient.
@@ -119,6 +127,53 @@ SemiDiscreteStepStats HeightNetworkSolver::step(const SourceSampler& source) {
   }
   stats.seconds = seconds_since(start);
   return stats;
+}
+
+double HeightNetworkSolver::fit_heights(const Tensor& heights) {
+  const char* op = "HeightNetworkSolver::fit_heights";
+  const int64_t n = targets_.size(0);
+  check_defined(heights, op, "heights");
+  BRENIER_CHECK(heights.shape() == Shape{n} && is_floating(heights.dtype()),
+                "{}: argument 'heights' must be a floating [{}] tensor (one per training target), got {}", op, n,
+                heights.str());
+  check_finite(heights, op, "heights");
+  BRENIER_CHECK(!config_.hidden.empty(), "{}: needs a hidden layer (option 'hidden' is empty)", op);
+  // The last hidden layer's activations F [n, W] of all training targets, BN with their statistics: what
+  // the training-mode forward of one full batch (and the frozen eval-mode forward) feed the output layer.
+  network_->freeze_statistics(targets_);
+  const int64_t W = config_.hidden.back();
+  const std::vector<double> f = [&] {
+    NoGradGuard no_grad;
+    return network_->features(Var(targets_)).data().to_vector<double>();
+  }();
+  const std::vector<double> goal = heights.to_vector<double>();
+  Eigen::MatrixXd F = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+      f.data(), n, W);
+  Eigen::VectorXd h = Eigen::Map<const Eigen::VectorXd>(goal.data(), n);
+  // Centred least squares (the bias takes the means): the minimum-norm w of F_c w = h_c via the n × n kernel
+  // form w = F_cᵀ (F_c F_cᵀ + λI)⁻¹ h_c, λ a tiny relative ridge (kFitRidge) that only guards a rank-deficient F.
+  const Eigen::RowVectorXd f_mean = F.colwise().mean();
+  const double h_mean = h.mean();
+  F.rowwise() -= f_mean;
+  h.array() -= h_mean;
+  Eigen::MatrixXd K = F * F.transpose();
+  const double scale = K.trace() / static_cast<double>(n);
+  Eigen::VectorXd w = Eigen::VectorXd::Zero(W);  // features constant over the targets: only the bias fits
+  if (scale > 0) {
+    K.diagonal().array() += kFitRidge * scale;
+    w = F.transpose() * K.ldlt().solve(h);
+  }
+  const double bias = h_mean - f_mean.dot(w);
+  BRENIER_CHECK(w.allFinite() && std::isfinite(bias), "{}: the least-squares output layer is not finite", op);
+  network_->set_output_layer(Tensor::from_vector(std::vector<double>(w.data(), w.data() + W), {1, W}).to(config_.dtype),
+                             Tensor::from_vector(std::vector<double>{bias}).to(config_.dtype));
+  // The fit's RMS error, as the network computes it (in its dtype).
+  const std::vector<double> fitted = predict_in_chunks(targets_, kPredictChunk).to_vector<double>();
+  double sq = 0;
+  for (int64_t i = 0; i < n; ++i) sq += (fitted[i] - goal[i]) * (fitted[i] - goal[i]);
+  network_->train(true);
+  frozen_ = false;
+  return std::sqrt(sq / static_cast<double>(n));
 }
 
 HeightNetworkSolveResult HeightNetworkSolver::solve(const SourceSampler& source,

@@ -62,6 +62,11 @@ struct HeightNetworkSolverConfig {
   bool zero_init_output = true;
   // Adam lr: 0.005 for CIFAR-10 and CelebA, 0.004 for Fashion-MNIST, 0.05 for color transfer (§6.3).
   double lr = 5e-3;
+  // Ours (the paper keeps lr constant): > 0 decays Adam's lr geometrically from `lr` at the first step to
+  // `lr_final` at step max_iter (step k, 1-based: lr·(lr_final/lr)^((k−1)/(max_iter−1)); later steps keep
+  // lr_final). With a constant lr Adam's updates keep a size ≈ lr whatever ĝ, so the heights oscillate at
+  // that scale around the optimum; the decay lets them settle (docs/otnet.md "color"). 0: constant lr.
+  double lr_final = 0;
   // δ: stop when ‖∇E‖₂ < δ. The paper gives no value; pyOMT's 2e-3 (§6.1).
   double tolerance = 2e-3;
   int64_t max_iter = 20000;                        // pyOMT's (§6.1); the paper gives none
@@ -89,6 +94,13 @@ class HeightNetworkSolver {
   // One Monte-Carlo gradient and (unless ‖ĝ‖ < tolerance) one Adam step of H_Φ. Leaves frozen() false
   // (full batch: H_Φ in training mode; mini-batches: statistics of the weights before the update).
   SemiDiscreteStepStats step(const SourceSampler& source);
+  // Warm start (ours; Algorithm 1 starts from h = 0): makes H_Φ(y_i) = h⁰_i at the training targets, up to a
+  // constant, by solving for the output layer alone: with the hidden layers as they are (BN statistics of the
+  // training targets), the heights are linear in the output layer, so the least-squares fit is closed-form
+  // (minimum-norm; exact when the last hidden width is ≥ n − 1, as Table A3's 512 for n ≤ 513). Use it
+  // with a quick free-height solve's heights: OT-Net's steps then start where that solve stopped. Returns
+  // the RMS error of the fit in config.dtype. Leaves frozen() false and Adam's state as it was.
+  double fit_heights(const Tensor& heights);
   // Steps until ‖ĝ‖ < tolerance or max_iter steps of this call, then freeze_statistics() and one more
   // gradient estimate for eval_grad_norm. `on_step` sees every training step.
   HeightNetworkSolveResult solve(const SourceSampler& source,

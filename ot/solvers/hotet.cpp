@@ -59,7 +59,7 @@ BatchedMmb batched_mmb_objective(const Var& psi_x, const Tensor& x, const Tensor
   {
     NoGradGuard no_grad;
     Var xv(x), yv(y), psi(psi_x.data());
-    Var scores = matmul(yv, transpose(xv)) - unsqueeze(psi, 1);  // [B, m, n]: ⟨x_i, y_j⟩ − ψ(x_i)
+    Var scores = matmul(yv, xv, false, true) - unsqueeze(psi, 1);  // [B, m, n]: ⟨x_i, y_j⟩ − ψ(x_i)
     sigma = argmax(scores, 2);                                    // [B, m]
     // ⟨x_σ(j), y_j⟩ = best score + ψ(x_σ(j)).
     Var best = reshape(gather(scores, 2, sigma.reshape({batch, m, 1})), {batch, m});

@@ -2,6 +2,7 @@
 #include "ot/solvers/semi_discrete_cells.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "engine/backend/primitives.h"
@@ -16,6 +17,53 @@ constexpr const char* kOp = "assign_cells";
 // running top-k, their concatenation, the merged top-k and its gathered indices: ≈ 6k values and indices).
 int64_t row_bytes(int64_t target_cols, int64_t dim, int64_t top_k, int64_t elem) {
   return target_cols * elem + (dim + 1) * elem + (8 + 6 * top_k) * (elem + 8);
+}
+
+// Small-d CPU path (ours): for d ≤ kFusedMaxDim a score costs d multiply-adds, so the GEMM path is bound by
+// writing and re-reading the score block and by the generic argmax (≈ 1.3 ns a score for d = 3, n = 500 on
+// one core: 0.35 s to map a 512² image). Here the scores of kFusedRows sources live in a register-sized
+// buffer: per target, one pass over the rows adds h_i + Σ_c x_c y_ic and keeps the running max, strictly
+// greater so that ties stay with the lower index (the GEMM path's rule). No score is stored.
+constexpr int64_t kFusedMaxDim = 8;
+constexpr int64_t kFusedRows = 64;
+
+template <class T>
+inline __attribute__((always_inline)) void fused_rows(const T* x, const T* y, const T* h, int64_t rows, int64_t n,
+                                                      int64_t d, int64_t* argmax, T* max_score) {
+  T xs[kFusedMaxDim][kFusedRows];  // the block transposed: one row-contiguous lane per coordinate
+  T best[kFusedRows], acc[kFusedRows];
+  int32_t best_index[kFusedRows];
+  for (int64_t c = 0; c < d; ++c)
+    for (int64_t r = 0; r < kFusedRows; ++r) xs[c][r] = r < rows ? x[r * d + c] : T(0);
+  for (int64_t r = 0; r < kFusedRows; ++r) best[r] = -std::numeric_limits<T>::infinity(), best_index[r] = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const T hi = h[i];
+    for (int64_t r = 0; r < kFusedRows; ++r) acc[r] = hi;
+    for (int64_t c = 0; c < d; ++c) {
+      const T yc = y[i * d + c];
+      for (int64_t r = 0; r < kFusedRows; ++r) acc[r] += xs[c][r] * yc;
+    }
+    const int32_t index = static_cast<int32_t>(i);
+    for (int64_t r = 0; r < kFusedRows; ++r) {
+      const bool better = acc[r] > best[r];
+      best[r] = better ? acc[r] : best[r];
+      best_index[r] = better ? index : best_index[r];
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) argmax[r] = best_index[r], max_score[r] = best[r];
+}
+
+// One clone per instruction set (GCC function multi-versioning): the build targets baseline x86-64.
+template <class T>
+__attribute__((target_clones("avx512f", "avx2", "default"))) void fused_assign(const T* x, const T* y, const T* h,
+                                                                              int64_t N, int64_t n, int64_t d,
+                                                                              int64_t* argmax, T* max_score) {
+  const int64_t blocks = (N + kFusedRows - 1) / kFusedRows;
+#pragma omp parallel for schedule(static) if (N * n > (int64_t{1} << 22))
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t s0 = b * kFusedRows, rows = std::min(kFusedRows, N - s0);
+    fused_rows(x + s0 * d, y, h, rows, n, d, argmax + s0, max_score + s0);
+  }
 }
 
 }  // namespace
@@ -92,6 +140,27 @@ CellAssignment assign_cells(const Tensor& sources, const Tensor& targets, const 
   const DType dtype = sources.dtype();
   const Device device = sources.device();
   const int64_t k = o.top_k;
+
+  // The fused path works in kFusedRows × (kFusedMaxDim + 2) values (≤ 5 KiB), within any budget whose plan
+  // holds all targets in one chunk; explicit chunk sizes ask for the GEMM path.
+  if (device.is_cpu() && k == 0 && d <= kFusedMaxDim && n < std::numeric_limits<int32_t>::max() &&
+      o.target_chunk == 0 && o.source_chunk == 0 && plan.target_cols == n &&
+      o.max_block_bytes >= kFusedRows * (kFusedMaxDim + 2) * static_cast<int64_t>(dtype_size(dtype))) {
+    CellAssignment result;
+    result.plan = plan;
+    result.argmax = Tensor::empty({N}, DType::I64, device);
+    result.max_score = Tensor::empty({N}, dtype, device);
+    int64_t* argmax = result.argmax.data<int64_t>();
+    if (dtype == DType::F32) {
+      fused_assign<float>(sources.data<float>(), targets.data<float>(), heights.data<float>(), N, n, d, argmax,
+                          result.max_score.data<float>());
+    } else {
+      fused_assign<double>(sources.data<double>(), targets.data<double>(), heights.data<double>(), N, n, d, argmax,
+                           result.max_score.data<double>());
+    }
+    if (o.counts) result.counts = prim::bincount(result.argmax, n);
+    return result;
+  }
 
   // [y_i, h_i] in column chunks, made once: a block's scores are then one GEMM [x, 1] · [y, h]ᵀ.
   const Tensor augmented_targets = prim::concat({targets, heights.reshape({n, 1})}, 1);

@@ -13,6 +13,12 @@
 // [x, 1] · [y_i, h_i]ᵀ (no separate broadcast add, so no second block-sized temporary), through the
 // backend primitives: oneDNN on the CPU for f32, cuBLAS when the tensors live on a CUDA device.
 //
+// Small d on the CPU (d ≤ 8, top_k = 0, no explicit chunk sizes, all targets in one planned chunk): a fused
+// kernel computes each score in registers and keeps the running max without storing any score (the GEMM
+// path is bound by writing and re-reading the score block: 0.35 s against 0.05 s to map a 512² image onto
+// 500 colors on one core). Its scores are h_i + Σ_c x_c y_ic in that order, so they may differ from the
+// GEMM's in the last bit; ties in exact arithmetic still go to the lower index.
+//
 // Ties go to the lowest target index (argmax and topk primitives pick the first index; a later chunk
 // replaces the running best only when strictly greater), so the result does not depend on the chunking.
 #pragma once
@@ -61,7 +67,7 @@ struct CellAssignment {
   Tensor counts;        // i64 [n]: sources per cell (Σ = N); undefined unless options.counts
   Tensor topk_indices;  // i64 [N, k]: best first, lower index first on ties; undefined unless top_k > 0
   Tensor topk_scores;   // [N, k]; undefined unless top_k > 0
-  CellBlockPlan plan;   // the blocks used
+  CellBlockPlan plan;   // the budget's blocks (the fused small-d path below works in smaller ones, within them)
 };
 
 // sources [N, d], targets [n, d], heights [n]: one floating dtype, one device; N, n >= 1;

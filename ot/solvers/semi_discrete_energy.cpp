@@ -144,6 +144,12 @@ SemiDiscreteStepStats step_stats(const EnergyGradient& g, int64_t step, double t
   return stats;
 }
 
+double decayed_lr(double lr, double lr_final, int64_t step, int64_t max_iter) {
+  const double progress =
+      max_iter > 1 ? std::clamp(static_cast<double>(step - 1) / static_cast<double>(max_iter - 1), 0.0, 1.0) : 1.0;
+  return lr * std::pow(lr_final / lr, progress);
+}
+
 void run_until_converged(const std::function<SemiDiscreteStepStats()>& step, int64_t max_iter,
                          const std::function<void(const SemiDiscreteStepStats&)>& on_step,
                          SemiDiscreteSolveResult& result) {

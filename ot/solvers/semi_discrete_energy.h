@@ -99,6 +99,10 @@ struct SemiDiscreteSolveResult {
 // caller fills batches_doubled and seconds).
 SemiDiscreteStepStats step_stats(const EnergyGradient& g, int64_t step, double tolerance);
 
+// The geometric lr decay of the solvers' option lr_final (ours): lr·(lr_final/lr)^((step−1)/(max_iter−1)) for
+// the 1-based `step`, lr_final from step max_iter on.
+double decayed_lr(double lr, double lr_final, int64_t step, int64_t max_iter);
+
 // Both solvers' loop: `step()` until a step reports converged or `max_iter` steps ran, each step shown to
 // `on_step`; fills converged, iterations and grad_norm of `result`.
 void run_until_converged(const std::function<SemiDiscreteStepStats()>& step, int64_t max_iter,

@@ -20,6 +20,8 @@ const FreeHeightSolverConfig& checked(const FreeHeightSolverConfig& c) {
   BRENIER_CHECK(std::isfinite(c.lr) && c.lr > 0, "{}: option 'lr' must be finite and > 0, got {}", kOp, c.lr);
   BRENIER_CHECK(std::isfinite(c.tolerance) && c.tolerance > 0, "{}: option 'tolerance' must be finite and > 0, got {}",
                 kOp, c.tolerance);
+  BRENIER_CHECK(std::isfinite(c.lr_final) && c.lr_final >= 0,
+                "{}: option 'lr_final' must be finite and >= 0 (0: constant lr), got {}", kOp, c.lr_final);
   BRENIER_CHECK(c.max_iter >= 1, "{}: option 'max_iter' must be >= 1, got {}", kOp, c.max_iter);
   BRENIER_CHECK(is_floating(c.dtype), "{}: option 'dtype' must be f32 or f64, got {}", kOp, dtype_name(c.dtype));
   check_monte_carlo_config(c.monte_carlo, kOp);
@@ -64,6 +66,7 @@ SemiDiscreteStepStats FreeHeightSolver::step(const SourceSampler& source) {
                                               targets_, heights_.data(), weights_, config_.cells);
   SemiDiscreteStepStats stats = step_stats(g, ++steps_, config_.tolerance);
   if (!stats.converged) {
+    if (config_.lr_final > 0) adam_->set_lr(decayed_lr(config_.lr, config_.lr_final, steps_, config_.max_iter));
     heights_.set_grad(g.gradient);
     adam_->step();
     stats.batches_doubled = adaptive_.observe(g.norm);

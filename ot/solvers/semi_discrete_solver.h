@@ -25,6 +25,10 @@ struct FreeHeightSolverConfig {
   // and 2e-5 (8 Gaussians) with 20,000 steps. Adam's steps are ≈ lr per coordinate whatever the
   // gradient's scale, so lr sets the height resolution reachable: pick it against the heights' spread.
   double lr = 5e-2;
+  // Ours (pyOMT keeps lr constant): > 0 decays lr geometrically from `lr` at the first step to `lr_final` at
+  // step max_iter (as HeightNetworkSolverConfig::lr_final): the heights then settle instead of oscillating
+  // at the scale of lr. 0: constant lr.
+  double lr_final = 0;
   double tolerance = 2e-3;    // δ: stop when ‖∇E‖₂ < δ (pyOMT, §6.1)
   int64_t max_iter = 20000;   // pyOMT demos (§6.1)
   MonteCarloConfig monte_carlo;

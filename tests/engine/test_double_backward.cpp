@@ -1,10 +1,12 @@
 // Closed-form checks of higher-order derivatives: Hessian-vector products of a quadratic and of
-// log-sum-exp, the third derivative of a polynomial, and a PSD Hessian for an input-convex network.
+// log-sum-exp, the third derivative of a polynomial, a PSD Hessian for an input-convex network, and
+// silu / gelu up to third order (their derivative ops, silu_grad and gelu_grad).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <random>
 
+#include "engine/autograd/gradcheck.h"
 #include "engine/ops/ops.h"
 
 using namespace brenier;
@@ -141,4 +143,83 @@ TEST_CASE("double backward: celu's second derivative stays finite for large inpu
   Var h = grad({sum(g)}, {x})[0];
   for (double v : h.data().to_vector<double>()) CHECK(std::isfinite(v));
   CHECK(h.data().at({0}) == doctest::Approx(2.0));  // d²(x²)/dx² on the positive side
+}
+
+// silu and gelu record their derivative as an op of its own under create_graph (silu_grad,
+// gelu_grad). Their first three derivatives against formulas written out here, and the derivative
+// ops' own first and second order backward against finite differences.
+namespace {
+double ref_sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double ref_pdf(double x) { return std::exp(-0.5 * x * x) / std::sqrt(2.0 * M_PI); }
+// d^k silu / dx^k for k = 1, 2, 3, from s = sigmoid and its derivatives s1 = s (1 - s),
+// s2 = s1 (1 - 2 s), s3 = s2 (1 - 2 s) - 2 s1^2: silu^(k) = k s_(k-1) + x s_k.
+double ref_silu_derivative(int k, double x) {
+  const double s = ref_sigmoid(x), s1 = s * (1 - s), s2 = s1 * (1 - 2 * s), s3 = s2 * (1 - 2 * s) - 2 * s1 * s1;
+  return k == 1 ? s + x * s1 : k == 2 ? 2 * s1 + x * s2 : 3 * s2 + x * s3;
+}
+// gelu = x Phi: gelu' = Phi + x phi, gelu'' = phi (2 - x^2), gelu''' = phi (x^3 - 4x)  (phi' = -x phi).
+double ref_gelu_derivative(int k, double x) {
+  const double phi = ref_pdf(x), cdf = 0.5 * (1 + std::erf(x / std::sqrt(2.0)));
+  return k == 1 ? cdf + x * phi : k == 2 ? phi * (2 - x * x) : phi * (x * x * x - 4 * x);
+}
+}  // namespace
+
+TEST_CASE("double backward: silu and gelu, derivatives 1-3 match closed forms (f64)") {
+  const std::vector<double> xs = {-6.0, -2.5, -0.7, 0.0, 0.3, 1.9, 7.0};
+  for (bool is_silu : {true, false}) {
+    CAPTURE(is_silu);
+    Var x(f64(xs, {static_cast<int64_t>(xs.size())}), true);
+    Var y = is_silu ? silu(x) : gelu(x);
+    Var d1 = grad({sum(y)}, {x}, {}, {.create_graph = true})[0];
+    Var d2 = grad({sum(d1)}, {x}, {}, {.create_graph = true})[0];
+    Var d3 = grad({sum(d2)}, {x})[0];
+    const std::vector<Var> got = {d1, d2, d3};
+    for (int k = 1; k <= 3; ++k)
+      for (size_t i = 0; i < xs.size(); ++i) {
+        CAPTURE(k);
+        CAPTURE(xs[i]);
+        const double want = is_silu ? ref_silu_derivative(k, xs[i]) : ref_gelu_derivative(k, xs[i]);
+        CHECK(got[k - 1].data().to_vector<double>()[i] == doctest::Approx(want).epsilon(1e-12).scale(1e-12));
+      }
+  }
+}
+
+TEST_CASE("double backward: silu_grad and gelu_grad ops pass first and second order gradcheck") {
+  // f(x) = d/dx sum(act(x) * w), recorded with create_graph: gradcheck of f exercises the derivative
+  // op's backward, gradgradcheck of f its backward under create_graph (the activation's 3rd order).
+  std::mt19937_64 rng(13);
+  const Tensor w = f64(random_vec(6, rng), {2, 3});
+  const Tensor x0 = f64(random_vec(6, rng), {2, 3});
+  for (bool is_silu : {true, false}) {
+    CAPTURE(is_silu);
+    auto f = [&](const std::vector<Var>& in) {
+      Var y = (is_silu ? silu(in[0]) : gelu(in[0])) * Var(w);
+      return grad({sum(y)}, {in[0]}, {}, {.create_graph = true})[0];
+    };
+    auto r1 = autograd::gradcheck(f, {x0});
+    INFO(r1.report);
+    CHECK(r1.ok);
+    auto r2 = autograd::gradgradcheck(f, {x0}, {.step = 1e-5, .atol = 1e-5, .rtol = 1e-4});
+    INFO(r2.report);
+    CHECK(r2.ok);
+  }
+}
+
+TEST_CASE("double backward: silu's fused derivatives match closed forms in f32 (oneDNN sigmoid path)") {
+  // 64 x 129 elements: the f32 silu' and silu'' primitives build on oneDNN's sigmoid there.
+  // silu'' = s (1 - s) (2 + x (1 - 2 s)) cancels near x = -2.4, so the f32 bound is absolute:
+  // a few f32 ulps of the terms (|x| s (1 - s) <= 1 on [-9, 9]), 1e-6, plus 1e-5 relative.
+  std::mt19937_64 rng(17);
+  std::vector<double> xv = random_vec(64 * 129, rng);
+  for (double& t : xv) t *= 3.0;
+  Var x(f64(xv, {64, 129}).to(DType::F32), true);
+  Var d1 = grad({sum(silu(x))}, {x}, {}, {.create_graph = true})[0];
+  Var d2 = grad({sum(d1 * d1)}, {x})[0];  // 2 silu' silu''
+  std::vector<double> g1 = d1.data().to_vector<double>(), g2 = d2.data().to_vector<double>();
+  for (size_t i = 0; i < xv.size(); ++i) {
+    const double x32 = static_cast<double>(static_cast<float>(xv[i]));
+    CHECK(g1[i] == doctest::Approx(ref_silu_derivative(1, x32)).epsilon(1e-5).scale(0.1));
+    CHECK(g2[i] == doctest::Approx(2 * ref_silu_derivative(1, x32) * ref_silu_derivative(2, x32))
+                       .epsilon(1e-5).scale(0.1));
+  }
 }

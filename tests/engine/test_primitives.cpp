@@ -86,6 +86,15 @@ double ref_unary(Unary op, double x, double p) {
     // d/dx [x Φ(x)] and its derivative, written out rather than taken from the library.
     case Unary::GeluGrad: return ref_cdf(x) + x * ref_pdf(x);
     case Unary::GeluGrad2: return 2.0 * ref_pdf(x) - x * x * ref_pdf(x);
+    // d/dx [x σ(x)] = σ + x σ', σ' = σ (1 - σ); and its derivative 2 σ' + x σ'', σ'' = σ' (1 - 2σ).
+    case Unary::SiluGrad: {
+      const double s = ref_sigmoid(x), ds = s * (1 - s);
+      return s + x * ds;
+    }
+    case Unary::SiluGrad2: {
+      const double s = ref_sigmoid(x), ds = s * (1 - s);
+      return 2 * ds + x * ds * (1 - 2 * s);
+    }
     case Unary::Erf: return std::erf(x);
   }
   return 0.0;
@@ -107,6 +116,7 @@ const std::vector<UnaryCase>& unary_cases() {
       {Unary::Cos, 0, false},        {Unary::PowScalar, 2.5, true}, {Unary::PowScalar, 3.0, false},
       {Unary::Step, 0, false},       {Unary::CeluGrad, 0.7, false}, {Unary::LeakyReluGrad, 0.2, false},
       {Unary::GeluGrad, 0, false},   {Unary::GeluGrad2, 0, false}, {Unary::Erf, 0, false},
+      {Unary::SiluGrad, 0, false},   {Unary::SiluGrad2, 0, false},
   };
   return cases;
 }
@@ -187,6 +197,26 @@ TEST_CASE("primitives: softplus and sigmoid stay finite at extreme inputs") {
   }
 }
 
+TEST_CASE("primitives: silu's derivatives stay finite at extreme inputs (loop and oneDNN-sigmoid path)") {
+  // silu' -> 0 (x -> -inf) and 1 (x -> +inf); silu'' -> 0 at both ends. x (1 - s) must not become
+  // inf * 0 on the fast path, which builds both from oneDNN's sigmoid.
+  const std::vector<double> x = {-1000.0, -50.0, 50.0, 1000.0};
+  for (DType dt : {DType::F64, DType::F32}) {
+    Tensor t = f64(x, {4}).to(dt);
+    check_close(prim::unary(Unary::SiluGrad, t), {0.0, -49.0 * std::exp(-50.0), 1.0, 1.0}, {4}, 1e-6, 1e-18);
+    check_close(prim::unary(Unary::SiluGrad2, t), {0.0, 0.0, 0.0, 0.0}, {4}, 0, 1e-18);
+  }
+  std::vector<double> big(8192);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = i % 2 ? 900.0 : -900.0;
+  Tensor t = f64(big, {8192}).to(DType::F32);
+  std::vector<double> d1 = prim::unary(Unary::SiluGrad, t).to_vector<double>();
+  std::vector<double> d2 = prim::unary(Unary::SiluGrad2, t).to_vector<double>();
+  for (size_t i = 0; i < big.size(); i += 1001) {
+    CHECK(d1[i] == doctest::Approx(i % 2 ? 1.0 : 0.0));
+    CHECK(d2[i] == doctest::Approx(0.0));
+  }
+}
+
 TEST_CASE("primitives: unary f32 fast path matches the f64 loops on large inputs") {
   std::mt19937 rng(7);
   const Shape shape{64, 129};  // 8256 elements: above the oneDNN threshold
@@ -198,6 +228,27 @@ TEST_CASE("primitives: unary f32 fast path matches the f64 loops on large inputs
     Tensor want = prim::unary(c.op, x.to(DType::F64), c.p);
     check_close(prim::unary(c.op, x, c.p), want, 1e-5, 1e-6);
   }
+}
+
+TEST_CASE("primitives: silu_backward g * silu'(x) against a naive reference (loop, broadcast, oneDNN path)") {
+  std::mt19937 rng(29);
+  auto want_of = [](const Tensor& g, const Tensor& x) {  // same shapes
+    std::vector<double> gv = g.to_vector<double>(), xv = x.to_vector<double>(), w(gv.size());
+    for (size_t i = 0; i < w.size(); ++i) w[i] = gv[i] * ref_unary(Unary::SiluGrad, xv[i], 0);
+    return w;
+  };
+  for (const Shape& shape : {Shape{7}, Shape{64, 129}}) {  // below / above the oneDNN threshold
+    Tensor g = random_tensor(shape, rng, -2, 2), x = random_tensor(shape, rng, -8, 8);
+    const std::vector<double> want = want_of(g.to(DType::F64), x.to(DType::F64));
+    check_close(prim::binary(Binary::SiluBackward, g.to(DType::F64), x.to(DType::F64)), want, shape, 1e-12, 1e-14);
+    check_close(prim::binary(Binary::SiluBackward, g, x), want, shape, 1e-5, 1e-6);
+  }
+  // Broadcasting x along rows goes through the general loop.
+  Tensor g = random_tensor({5, 3}, rng), x = random_tensor({3}, rng, -4, 4);
+  check_close(prim::binary(Binary::SiluBackward, g, x),
+              want_of(g.to(DType::F64), prim::broadcast_to(x, {5, 3}).to(DType::F64)), {5, 3}, 1e-6, 1e-7);
+  CHECK_THROWS_WITH_AS(prim::binary(Binary::SiluBackward, Tensor::zeros({2}, DType::I64), Tensor::zeros({2}, DType::I64)),
+                       doctest::Contains("silu_backward: argument 'a' must be f32 or f64"), Error);
 }
 
 TEST_CASE("primitives: binary ops broadcast NumPy-style") {
@@ -560,6 +611,31 @@ TEST_CASE("primitives: softmax and layer_norm f32 fast path match the f64 loops"
       check_close(prim::softmax(x, dim, log), prim::softmax(x.to(DType::F64), dim, log), 1e-5, 1e-6);
     }
   check_close(prim::layer_norm(x, 1e-5), prim::layer_norm(x.to(DType::F64), 1e-5), 1e-4, 1e-5);
+}
+
+TEST_CASE("primitives: softmax_backward against a naive reference (every dim, f64 and f32)") {
+  // dx[i] = y[i] * (g[i] - sum_j g[j] y[j]) along the softmax dim, written out per line in double.
+  std::mt19937 rng(23);
+  const Shape shape{6, 7, 300};  // the last dim runs the host loop (with the omp simd sum)
+  Tensor g = random_tensor(shape, rng, -2, 2);
+  for (int64_t dim : {0, 1, 2}) {
+    INFO("dim ", dim);
+    Tensor y = prim::softmax(random_tensor(shape, rng, -3, 3).to(DType::F64), dim, false);
+    const std::vector<double> yv = y.to_vector<double>(), gv = g.to_vector<double>();
+    const std::vector<int64_t> st = contiguous_strides(shape);
+    std::vector<double> want(yv.size());
+    for (size_t flat = 0; flat < yv.size(); ++flat) {
+      const int64_t at = static_cast<int64_t>(flat);
+      const int64_t line_start = at - (at / st[dim] % shape[dim]) * st[dim];
+      double dot = 0;
+      for (int64_t j = 0; j < shape[dim]; ++j) dot += gv[line_start + j * st[dim]] * yv[line_start + j * st[dim]];
+      want[flat] = yv[flat] * (gv[flat] - dot);
+    }
+    check_close(prim::softmax_backward(y, g.to(DType::F64), dim), want, shape, 1e-12, 1e-15);
+    check_close(prim::softmax_backward(y.to(DType::F32), g, dim), want, shape, 1e-5, 1e-7);
+  }
+  CHECK_THROWS_WITH_AS(prim::softmax_backward(f64({0.5, 0.5}, {2}), f64({1, 2, 3}, {3}), 0),
+                       doctest::Contains("softmax_backward: argument 'g' must have the shape"), Error);
 }
 
 TEST_CASE("primitives: layer_norm by hand") {

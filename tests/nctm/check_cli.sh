@@ -23,6 +23,8 @@ expect 2 '--dims' gaussian --dims 2,x --iters 2 --out "$tmp/x"
 expect 2 '--iters: must be >= 1, got 0' gaussian "${tiny[@]}" --iters 0 --out "$tmp/x"
 expect 2 'iters' gaussian "${tiny[@]}" --iters abc --out "$tmp/x"
 expect 2 '--map-lr: must be > 0' gaussian "${tiny[@]}" --map-lr 0 --out "$tmp/x"
+expect 2 '--position-scale: must be finite and > 0' gaussian "${tiny[@]}" --position-scale 0 --iters 2 --out "$tmp/x"
+expect 0 'position-scale FLOAT=8 ' gaussian --help
 expect 2 '--batch: must be >= 1' gaussian --dim 2 --batch 0 --iters 2 --out "$tmp/x"
 expect 2 '--resume: needs --out' gaussian "${tiny[@]}" --resume
 expect 2 '--dims: the ablation runs at one dimension' ablation --dims 2,4 --iters 2 --out "$tmp/x"
@@ -54,7 +56,7 @@ for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safe
   [ -s "$run/$f" ] || fail "the run did not write $f"
 done
 for key in '"seen"' '"unseen"' '"beyond"' '"l2uvp"' '"identity_l2uvp"' '"status": "done"' '"experiment": "gaussian"' \
-  '"unseen_over_seen"' '"iters": 4'; do
+  '"unseen_over_seen"' '"iters": 4' '"position_scale": 8.0'; do
   grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
 done
 grep -q 'not public here' "$run/results.md" || fail "results.md does not say the paper's data are not public"

@@ -7,6 +7,7 @@
 
 #include "tests/support/errors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 #include <string>
@@ -75,6 +76,34 @@ TEST_CASE("ot: positional_encoding is the paper's PE(p, 2i) = sin(p / 10000^(2i/
   CHECK(contains(error_of([] { positional_encoding(Var(Tensor::zeros({3}, DType::F64)), 5); }), "'dim' must be even"));
 }
 
+// The default encoding of s must be smooth on the scale of the training grid (spacing Δ = 1/8, `nctm
+// gaussian`'s): a feature sin(ω s) or cos(ω s) with ωΔ ≤ 1 differs at a midpoint from the mean of its two
+// grid neighbours by at most 1 − cos(ωΔ/2) ≤ (ωΔ)²/8 = 1/8, so the grid values pin it down in between. The
+// old default (position_scale 100, ωΔ up to 12.5, above the grid's Nyquist limit π) misses this by up to
+// ≈ 2: such features alias on the grid and let the network fit each training s apart (docs/nctm.md:
+// unseen-s L2-UVP 2.4× the seen one).
+TEST_CASE("ot: the default positional encoding of s has no frequency above the training grid's resolution") {
+  const ConditionEncoderConfig defaults;
+  const double spacing = 1.0 / 8.0;
+  std::vector<double> grid, mid;
+  for (int j = 0; j <= 8; ++j) grid.push_back(j * spacing);
+  for (int j = 0; j < 8; ++j) mid.push_back((j + 0.5) * spacing);
+  const int64_t dim = defaults.encoding_dim;
+  const std::vector<double> on_grid =
+      positional_encoding(Var(Tensor::from_vector(grid, {9})), dim, defaults.position_scale).data().to_vector<double>();
+  const std::vector<double> at_mid =
+      positional_encoding(Var(Tensor::from_vector(mid, {8})), dim, defaults.position_scale).data().to_vector<double>();
+  double worst = 0;
+  for (size_t j = 0; j < mid.size(); ++j)
+    for (int64_t f = 0; f < dim; ++f) {
+      const double neighbours = 0.5 * (on_grid[j * dim + f] + on_grid[(j + 1) * dim + f]);
+      worst = std::max(worst, std::abs(at_mid[j * dim + f] - neighbours));
+    }
+  CHECK(worst <= 1.0 / 8.0);
+  // The highest frequency (i = 0) is position_scale: one radian per grid step, as the paper's years.
+  CHECK(defaults.position_scale * spacing == doctest::Approx(1.0));
+}
+
 TEST_CASE("ot: ConditionEncoder features are [embedding of the class, encoding of p] and embeddings get gradients") {
   Generator gen(3);
   for (ContinuousEncoding enc : {ContinuousEncoding::Positional, ContinuousEncoding::Scalar, ContinuousEncoding::Fourier}) {
@@ -99,7 +128,7 @@ TEST_CASE("ot: ConditionEncoder features are [embedding of the class, encoding o
     const std::vector<double> c = cont.to_vector<double>();
     const double p1 = 0.5;
     if (enc == ContinuousEncoding::Scalar) CHECK(c[1] == p1);
-    if (enc == ContinuousEncoding::Positional) CHECK(c[1 * 6 + 0] == doctest::Approx(std::sin(100.0 * p1)));
+    if (enc == ContinuousEncoding::Positional) CHECK(c[1 * 6 + 0] == doctest::Approx(std::sin(cfg.position_scale * p1)));
     if (enc == ContinuousEncoding::Fourier) {
       Tensor freq;
       for (const auto& [n, v] : encoder.named_buffers())

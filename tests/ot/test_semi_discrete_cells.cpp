@@ -124,6 +124,19 @@ TEST_CASE("semi-discrete cells: exact ties go to the first index, in f32 (oneDNN
   }
 }
 
+TEST_CASE("semi-discrete cells: the fused small-d CPU path (default chunks, k = 0) keeps ties at the first index") {
+  Generator gen(14);
+  for (DType dtype : {DType::F32, DType::F64}) {
+    for (int64_t N : {1, 63, 64, 65, 200}) {  // around the kernel's 64-row blocks
+      CAPTURE(dtype_name(dtype));
+      CAPTURE(N);
+      Tensor x = integer_points(gen, N, 3, -2, 2, dtype), y = integer_points(gen, 41, 3, -1, 1, dtype);
+      Tensor h = integer_points(gen, 41, 1, 0, 1, dtype).reshape({41});
+      check_against_naive(assign_cells(x, y, h), naive_cells(x, y, h, 0), 0, 0);
+    }
+  }
+}
+
 TEST_CASE("semi-discrete cells: f32 random data picks a maximal target up to f32 rounding") {
   Generator gen(13);
   const int64_t N = 500, n = 64, d = 8;  // 500·64·9 ≥ oneDNN's threshold: the GEMM goes to oneDNN

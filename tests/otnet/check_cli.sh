@@ -80,6 +80,7 @@ if [ -f "$shared/data/images/china.jpg" ]; then
   has_keys "$run/results.json" '"seconds"' '"fit_seconds"' '"transform_seconds"' '"otnet_seconds": 1.102' \
     '"emd_transport_seconds": 1.21' '"pixels": 4096'
   has_keys "$run/results.md" 'paper: network simplex' '1.777' 'REFERENCE.md'
+  has_keys "$run/results.json" '"warm_start"' '"free_height_steps"' '"output_layer_fit_rms"' '"otnet_loop_seconds"'
   has_keys "$run/results.json" '"input_features": 0'  # color's H_Φ reads raw y unless --fourier-features is given
   [ -s "$run/figures/panel.png" ] || fail "color did not write figures/panel.png"
 else

@@ -10,8 +10,8 @@
 //                 the maps before fine-tuning (zero-shot: embedding + hypernetwork only) are shown too.
 //
 // Training subsamples `batch` pixels per image per step (§1.6: 1024); the output maps every pixel (§1.9,
-// clipped to [0, 1]). Solver: MM-B, as the paper's text says (§IV-D); the reference code trains color transfer
-// with a W2GN-style cycle loss instead (§1.4), which HotetSolver does not implement. ICNN sizes are the W2B
+// clipped to [0, 1]). Solver: MM-B by default, as the paper's text says (§IV-D); the reference code trains color
+// transfer with a W2GN-style cycle loss instead (§1.4): --method w2gn (HotetMethod::W2GN). ICNN sizes are the W2B
 // ones (§1.1), hypernetwork hidden [max(2D, 64)] × 3 = [64, 64, 64] (§1.2). At D = 3 the reference
 // transformer's LayerNorm over 3 channels collapses the points (NOTES.md, "HOTET layers"), so the embedding
 // lifts to --embed-width first (ours: 16, 4 heads).
@@ -467,8 +467,12 @@ int color_parts(const ColorOptions& opt, const std::vector<Picture>& given, cons
   if (opt.unseen.empty())
     md += "The in-context images are derived from the first image: its two quadrants not used in training and "
           "the whole image with its channels reversed (a palette the model never saw).\n";
-  md += "The paper trains color transfer by MM-B (its text); the reference code uses a W2GN-style cycle loss "
-        "(spec §1.4), which this tool does not implement.\n";
+  md += opt.common.method == "w2gn"
+            ? "The paper trains color transfer by MM-B (its text); this run uses the reference code's W2GN-style cycle "
+              "loss instead (`--method w2gn`, spec §1.4).\n"
+            : fmt::format("The paper trains color transfer by MM-B (its text; this run: {}); the reference code uses "
+                          "a W2GN-style cycle loss (spec §1.4), which `--method w2gn` runs.\n",
+                          opt.common.method);
   tools::write_text(out / "results.md", md);
   std::cout << "color results in " << out.string() << " (results.md, results.json, figures/)\n";
   const nlohmann::json& one = parts["one_to_one"]["forward"];

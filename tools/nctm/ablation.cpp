@@ -85,7 +85,7 @@ int run_ablation(const AblationOptions& options) {
   const nlohmann::json options_j = common_json(opt);
   prepare_run_folder(opt, opt.out, options_j,
                      {"dims", "iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
-                      "weight_decay", "width", "classes", "eval_samples", "seed"},
+                      "weight_decay", "position_scale", "width", "classes", "eval_samples", "seed"},
                      kExperiment);
   tools::write_json(opt.out / "config.json", {{"tool", "nctm"}, {"experiment", kExperiment}, {"options", options_j}});
   std::vector<RunResult> results;

@@ -142,6 +142,8 @@ void validate_common(const CommonOptions& opt, const char* experiment, int64_t m
                 "--critic-magnitude: must be finite and >= 0, got {}", opt.critic_magnitude);
   BRENIER_CHECK(std::isfinite(opt.weight_decay) && opt.weight_decay >= 0, "--weight-decay: must be >= 0, got {}",
                 opt.weight_decay);
+  BRENIER_CHECK(std::isfinite(opt.position_scale) && opt.position_scale > 0,
+                "--position-scale: must be finite and > 0, got {}", opt.position_scale);
   BRENIER_CHECK(opt.width >= 1, "--width: must be >= 1, got {}", opt.width);
   BRENIER_CHECK(opt.classes >= 1, "--classes: must be >= 1, got {}", opt.classes);
   BRENIER_CHECK(opt.eval_samples >= 2, "--eval-samples: must be >= 2, got {}", opt.eval_samples);
@@ -170,6 +172,7 @@ nlohmann::json common_json(const CommonOptions& opt) {
           {"width", opt.width},
           {"conditioning", opt.conditioning},
           {"encoding", opt.encoding},
+          {"position_scale", opt.position_scale},
           {"shared_encoder", opt.shared_encoder},
           {"classes", opt.classes},
           {"eval_samples", opt.eval_samples},
@@ -183,6 +186,7 @@ ot::NctmSolverConfig solver_config(const CommonOptions& opt, int64_t dim) {
   c.encoder.num_classes = {opt.classes};
   c.encoder.num_continuous = 1;
   c.encoder.encoding = ot::parse_continuous_encoding(opt.encoding);
+  c.encoder.position_scale = opt.position_scale;
   c.conditioning = ot::parse_conditioning(opt.conditioning);
   c.shared_encoder = opt.shared_encoder;
   c.width = opt.width;

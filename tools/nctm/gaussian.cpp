@@ -54,11 +54,11 @@ void write_results(const fs::path& out, const CommonOptions& opt, const std::vec
       "The paper's climate and IAM data are not public here; this benchmark reproduces its mechanism (one map\n"
       "for discrete × continuous conditions, interpolation in the continuous one) on a problem with a known answer.\n\n"
       "Schedule: {} identity pre-training steps, {} critic warm-up steps, {} alternating steps (K_T = {} map\n"
-      "updates + 1 critic update each), batch {}, lr {} / {}, AdamW weight decay {}, seed {}.\n\n{}\n",
+      "updates + 1 critic update each), batch {}, lr {} / {}, AdamW weight decay {}, positional scale {} (PE of {}·s), seed {}.\n\n{}\n",
       opt.classes, opt.conditioning, opt.encoding, opt.shared_encoder ? "shared" : "separate",
       fmt::join(seen_s(), ", "), opt.eval_samples, fmt::join(between_s(), ", "), fmt::join(beyond_s(), ", "),
       opt.pretrain_steps, opt.warmup_steps, opt.iters, opt.map_steps, opt.batch, opt.map_lr, opt.critic_lr,
-      opt.weight_decay, opt.seed, table.to_markdown());
+      opt.weight_decay, opt.position_scale, opt.position_scale, opt.seed, table.to_markdown());
   if (!done) md += "\n(run in progress)\n";
   tools::write_text(out / "results.md", md);
 }
@@ -72,7 +72,7 @@ int run_gaussian(const CommonOptions& options) {
   const nlohmann::json options_j = common_json(opt);
   prepare_run_folder(opt, opt.out, options_j,
                      {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
-                      "weight_decay", "width", "conditioning", "encoding", "shared_encoder", "classes", "eval_samples",
+                      "weight_decay", "position_scale", "width", "conditioning", "encoding", "shared_encoder", "classes", "eval_samples",
                       "seed"},
                      kExperiment);
   tools::write_json(opt.out / "config.json", {{"tool", "nctm"}, {"experiment", kExperiment}, {"options", options_j}});

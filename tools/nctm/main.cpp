@@ -39,6 +39,9 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
                   "critic warm-up magnitude penalty on f(T x)^2 + f(y)^2 (ours; see docs/nctm.md)")
       ->capture_default_str();
   cmd->add_option("--weight-decay", opt.weight_decay, "AdamW weight decay (spec §5.2: 0.03)")->capture_default_str();
+  cmd->add_option("--position-scale", opt.position_scale,
+                  "positional encoding of s in [0, 1]: PE(position_scale * s) (ours; see docs/nctm.md)")
+      ->capture_default_str();
   cmd->add_option("--width", opt.width, "hidden width of T and f")->capture_default_str();
   if (with_classes)
     cmd->add_option("--classes", opt.classes, "discrete classes of the condition")->capture_default_str();

@@ -263,7 +263,7 @@ int run_sensitivity(const SensitivityOptions& options) {
   options_j["samples"] = o.samples;
   prepare_run_folder(opt, opt.out, options_j,
                      {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
-                      "weight_decay", "width", "conditioning", "shared_encoder", "eval_samples", "seed", "encodings",
+                      "weight_decay", "position_scale", "width", "conditioning", "shared_encoder", "eval_samples", "seed", "encodings",
                       "grid", "samples"},
                      kExperiment);
   tools::write_json(opt.out / "config.json", {{"tool", "nctm"}, {"experiment", kExperiment}, {"options", options_j}});

@@ -40,6 +40,8 @@ struct CommonOptions {
   int64_t width = 64;            // ours (conditional_network.h)
   std::string conditioning = "hypernet";  // §5.2
   std::string encoding = "positional";    // §5.2
+  // p' = position_scale · s inside the positional encoding (ot/layers/condition_encoder.h says why).
+  double position_scale = ot::ConditionEncoderConfig{}.position_scale;
   bool shared_encoder = false;            // §5.2: separate
   int64_t classes = 3;           // K discrete classes of the condition
   int64_t eval_samples = 1024;   // source points per scored condition

@@ -215,7 +215,7 @@ int run_toy2d(const Toy2dOptions& options) {
   options_j["datasets"] = o.datasets;
   prepare_run_folder(opt, opt.out, options_j,
                      {"iters", "pretrain_steps", "warmup_steps", "batch", "map_steps", "map_lr", "critic_lr", "critic_magnitude",
-                      "weight_decay", "width", "conditioning", "encoding", "shared_encoder", "classes", "eval_samples",
+                      "weight_decay", "position_scale", "width", "conditioning", "encoding", "shared_encoder", "classes", "eval_samples",
                       "seed", "datasets"},
                      kExperiment);
   tools::write_json(opt.out / "config.json", {{"tool", "nctm"}, {"experiment", kExperiment}, {"options", options_j}});

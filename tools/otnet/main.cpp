@@ -24,6 +24,7 @@ namespace {
 struct CommonText {
   std::string out, hidden = "512,512,512";
   CLI::Option* fourier_features = nullptr;
+  CLI::Option* hidden_option = nullptr;
 };
 
 void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
@@ -32,7 +33,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
   cmd->add_option("--out", text.out, "run folder (default: runs/otnet/<experiment>/<timestamp>)");
   cmd->add_option("--device", opt.device, "cpu, or cuda (refused until brenier's CUDA backend has run on a GPU)")
       ->capture_default_str();
-  cmd->add_option("--hidden", text.hidden, "H_Φ's hidden widths (Table A3: 512,512,512)")->capture_default_str();
+  text.hidden_option = cmd->add_option("--hidden", text.hidden, "H_Φ's hidden widths (Table A3: 512,512,512)")->capture_default_str();
   text.fourier_features =
       cmd->add_option("--fourier-features", opt.fourier_features,
                       "H_Φ's multi-scale Fourier features of clustered targets (ours, docs/otnet.md); 0: raw y as "
@@ -53,6 +54,7 @@ void finish_common(CommonOptions& opt, const CommonText& text) {
   opt.out = text.out;
   opt.hidden = tools::parse_int_list(text.hidden, "--hidden");
   opt.fourier_features_given = text.fourier_features != nullptr && text.fourier_features->count() > 0;
+  opt.hidden_given = text.hidden_option != nullptr && text.hidden_option->count() > 0;
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct CommonOptions {
   std::string device = "cpu";
   std::vector<int64_t> hidden = {512, 512, 512};  // H_Φ widths (Table A3, spec §6.3)
   int64_t fourier_features = 128;  // H_Φ's input features (ours; 0 = raw y, Table A3); see height_network_features.h
+  bool hidden_given = false;  // --hidden was on the command line (color widens the last layer otherwise)
   bool fourier_features_given = false;  // --fourier-features was on the command line (color's default is 0)
   double lr = 0;              // 0: the subcommand's default
   double tolerance = 0;       // δ; 0: the subcommand's default

@@ -29,6 +29,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 
 // softmax.cpp
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);  // last dim only
 Tensor layer_norm(const Tensor& x, double eps);
 
 // shape.cpp

@@ -74,10 +74,34 @@ void broadcast_map2(const Tensor& a, const Tensor& b, Tensor& out, Fn fn) {
                   });
 }
 
+// silu's derivatives on large f32: oneDNN's vectorized logistic writes s = sigmoid(x) into y, then
+// one vectorizable pass turns it into the derivative (the loop's scalar expf does not vectorize;
+// see kOnednnEltwiseMin for what that costs). The same s as the sigmoid op, so results match the
+// unfused chain up to reassociation.
+bool silu_derivative_via_sigmoid(prim::Unary op, const Tensor& x, Tensor& y) {
+  using U = prim::Unary;
+  if (op != U::SiluGrad && op != U::SiluGrad2) return false;
+  if (!use_onednn(x, kOnednnEltwiseMin) || !onednn::unary(U::Sigmoid, 0.0, x, y)) return false;
+  const float* px = x.data<float>();
+  float* py = y.data<float>();
+  const int64_t n = x.numel();
+  if (op == U::SiluGrad) {
+#pragma omp parallel for if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) py[i] = fn::silu_grad_from_sigmoid(px[i], py[i]);
+  } else {
+#pragma omp parallel for if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) py[i] = fn::silu_grad2_from_sigmoid(px[i], py[i]);
+  }
+  return true;
+}
+
 }  // namespace
 
 Tensor unary(prim::Unary op, const Tensor& x, double p) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
+  if (silu_derivative_via_sigmoid(op, x, y)) return y;
+  if (op == prim::Unary::GeluGrad && use_onednn(x, kOnednnEltwiseMin) && onednn::unary_derivative(op, x, y))
+    return y;
   if (use_onednn(x, kOnednnEltwiseMin) && !loop_only_unary(op) && onednn::unary(op, p, x, y)) return y;
   dispatch_floating(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
@@ -92,6 +116,18 @@ Tensor unary(prim::Unary op, const Tensor& x, double p) {
 
 Tensor binary(prim::Binary op, const Tensor& a, const Tensor& b) {
   Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), binary_name(op)), a.dtype());
+  // g * silu'(x) on large f32: oneDNN's logistic of x into out, then one pass g * s (1 + x (1 - s)),
+  // the same s and formula as silu_grad (see silu_derivative_via_sigmoid).
+  if (op == prim::Binary::SiluBackward && a.shape() == b.shape() && use_onednn(b, kOnednnEltwiseMin) &&
+      onednn::unary(prim::Unary::Sigmoid, 0.0, b, out)) {
+    const float* pg = a.data<float>();
+    const float* px = b.data<float>();
+    float* po = out.data<float>();
+    const int64_t n = out.numel();
+#pragma omp parallel for if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) po[i] = pg[i] * fn::silu_grad_from_sigmoid(px[i], po[i]);
+    return out;
+  }
   dispatch_dtype(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
     with_binary(op, [&](auto op_tag) {

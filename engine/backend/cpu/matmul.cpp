@@ -62,10 +62,18 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   if (a.dtype() == DType::F32 && m * n * k >= kOnednnMatmulMin &&
       onednn::matmul(a, b, trans_a, trans_b, out))
     return out;
+  // A transposed b makes every output a scalar dot product, which does not vectorize (no
+  // reassociation); with more than a few rows, one contiguous copy of b^T (k*n) is cheaper than
+  // that, and the row-accumulating loop sums in the same order, so the results are identical.
+  // (nn::linear passes its weight transposed this way.)
+  const Tensor b_rows = trans_b && batch * m >= 4 ? permute(b, b.dim() == 3 ? std::vector<int64_t>{0, 2, 1}
+                                                                             : std::vector<int64_t>{1, 0})
+                                                  : b;
+  const bool loop_trans_b = trans_b && batch * m < 4;
   dispatch_floating(a.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    matmul_loop(a.data<T>(), layout_of(a, trans_a, m, k), b.data<T>(), layout_of(b, trans_b, k, n),
-                out.data<T>(), batch, m, k, n);
+    matmul_loop(a.data<T>(), layout_of(a, trans_a, m, k), b_rows.data<T>(),
+                layout_of(b_rows, loop_trans_b, k, n), out.data<T>(), batch, m, k, n);
   });
   return out;
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace brenier::cpu::onednn {
 namespace {
@@ -77,13 +78,6 @@ memory wrap(const memory::desc& md, const Tensor& t) {
   return memory(md, cpu_engine(), const_cast<void*>(t.raw_data()));
 }
 
-// `s` left-padded with 1s to `rank` dims.
-Shape align_rank(const Shape& s, size_t rank) {
-  Shape out(rank - s.size(), 1);
-  out.insert(out.end(), s.begin(), s.end());
-  return out;
-}
-
 struct EltwiseSpec {
   algorithm alg;
   float alpha = 0.f, beta = 0.f;
@@ -136,11 +130,39 @@ bool run_eltwise(const EltwiseSpec& spec, const Tensor& x, Tensor& y) {
   return true;
 }
 
+// A flat f32 run of n ones: the diff_dst under which an eltwise backward yields op'(x) itself.
+const float* ones(int64_t n) {
+  thread_local std::vector<float> buffer;
+  if (static_cast<int64_t>(buffer.size()) < n) buffer.assign(static_cast<size_t>(n), 1.f);
+  return buffer.data();
+}
+
 }  // namespace
 
 bool unary(Unary op, double p, const Tensor& x, Tensor& y) {
   auto spec = eltwise_spec(op, p);
   return spec && run_eltwise(*spec, x, y);
+}
+
+bool unary_derivative(Unary op, const Tensor& x, Tensor& y) {
+  if (op != Unary::GeluGrad) return false;
+  const EltwiseSpec spec{algorithm::eltwise_gelu_erf};
+  const Shape flat{x.numel()};
+  if (!fits(flat)) return false;
+  const memory::desc md = f32_desc(flat);
+  const std::string key = fmt::format("eltwise_bwd|{}|{}|{}", static_cast<int>(spec.alg), spec.alpha, flat[0]);
+  const Built* b = cached(key, [&] {
+    auto fwd = dnnl::eltwise_forward::primitive_desc(
+        dnnl::eltwise_forward::desc(dnnl::prop_kind::forward_training, spec.alg, md, spec.alpha, spec.beta),
+        cpu_engine());
+    auto pd = dnnl::eltwise_backward::primitive_desc(
+        dnnl::eltwise_backward::desc(spec.alg, md, md, spec.alpha, spec.beta), cpu_engine(), fwd);
+    return Built{dnnl::eltwise_backward(pd), {}};
+  });
+  if (!b) return false;
+  const memory diff_dst(md, cpu_engine(), const_cast<float*>(ones(flat[0])));
+  execute(*b, {{DNNL_ARG_SRC, wrap(md, x)}, {DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_DIFF_SRC, wrap(md, y)}});
+  return true;
 }
 
 bool reduce(prim::Reduce op, const Tensor& x, Tensor& out_keepdim) {

@@ -67,6 +67,29 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log) {
   return y;
 }
 
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
+  Tensor dx = Tensor::empty(y.shape(), y.dtype());
+  const int64_t cols = y.size(dim), rows = y.numel() / cols;
+  dispatch_floating(y.dtype(), [&](auto tag) {
+    using T = decltype(tag);
+    const T* py = y.data<T>();
+    const T* pg = g.data<T>();
+    T* pd = dx.data<T>();
+#pragma omp parallel for if (y.numel() > kParallelThreshold)
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* yr = py + r * cols;
+      const T* gr = pg + r * cols;
+      T* dr = pd + r * cols;
+      // The line's sum(g * y), vectorized (a reassociated sum, as the reduction primitive's).
+      T dot = 0;
+#pragma omp simd reduction(+ : dot)
+      for (int64_t j = 0; j < cols; ++j) dot += gr[j] * yr[j];
+      for (int64_t j = 0; j < cols; ++j) dr[j] = yr[j] * (gr[j] - dot);
+    }
+  });
+  return dx;
+}
+
 Tensor layer_norm(const Tensor& x, double eps) {
   Tensor y = Tensor::empty(x.shape(), x.dtype());
   if (x.numel() == 0) return y;

@@ -6,16 +6,12 @@
 #pragma once
 #include <cstdint>
 
+#include "engine/backend/adam_step.h"
 #include "engine/tensor.h"
 
 namespace brenier::cpu {
 
-struct AdamStep {
-  double lr, beta1, beta2, eps, weight_decay;
-  bool decoupled;        // AdamW: p *= 1 - lr*wd; otherwise g += wd*p
-  bool bias_correction;
-  int64_t step;          // this parameter's step number, from 1
-};
+using backend::AdamStep;
 
 // param -= Adam update for `grad`; exp_avg and exp_avg_sq are updated in place, or created (as if
 // they were zeros before the first step) when undefined. param, grad: same shape, f32 or f64, host.

@@ -43,6 +43,16 @@ struct DenseIcnnWeights {
   std::vector<Var> bias;       // quadratic_layers.{l}.bias                  [h_l]
   std::vector<Var> convex;     // convex_layers.{k}.weight                   [h_{k+1}, h_k]
   Var final_layer;             // final_layer.weight                         [1, h_L]
+
+  // Every tensor above, in field order (for penalties and bounds over all the weights).
+  std::vector<Var> all() const {
+    std::vector<Var> out = quadratic;
+    out.insert(out.end(), linear.begin(), linear.end());
+    out.insert(out.end(), bias.begin(), bias.end());
+    out.insert(out.end(), convex.begin(), convex.end());
+    out.push_back(final_layer);
+    return out;
+  }
 };
 
 struct DenseIcnnConfig {

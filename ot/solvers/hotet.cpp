@@ -418,14 +418,8 @@ HotetStepStats HotetSolver::step_w2gn(const Tensor& x, const Tensor& y, int64_t 
     Var loss = potential_loss + config_.cycle_weight * cycle;
     if (config_.generated_l1 > 0) {
       Var l1;
-      for (const DenseIcnnWeights* g : {&w, &w_bar}) {
-        std::vector<Var> all = g->quadratic;
-        all.insert(all.end(), g->linear.begin(), g->linear.end());
-        all.insert(all.end(), g->bias.begin(), g->bias.end());
-        all.insert(all.end(), g->convex.begin(), g->convex.end());
-        all.push_back(g->final_layer);
-        for (const Var& v : all) l1 = l1.defined() ? l1 + sum(abs(v)) : sum(abs(v));
-      }
+      for (const DenseIcnnWeights* g : {&w, &w_bar})
+        for (const Var& v : g->all()) l1 = l1.defined() ? l1 + sum(abs(v)) : sum(abs(v));
       loss = loss + config_.generated_l1 * l1;
     }
     stats.loss = loss.item();

@@ -501,12 +501,7 @@ TEST_CASE("hotet: at initialization every generated map is the identity up to a 
   const Var w(Tensor::full({batch, n}, 1.0 / n, DType::F64));
   const DenseIcnnWeights theta = hyper.generate(embedder.embed(x, w));
   double eps = 0;
-  std::vector<Var> all = theta.quadratic;
-  all.insert(all.end(), theta.linear.begin(), theta.linear.end());
-  all.insert(all.end(), theta.bias.begin(), theta.bias.end());
-  all.insert(all.end(), theta.convex.begin(), theta.convex.end());
-  all.push_back(theta.final_layer);
-  for (const Var& t : all)
+  for (const Var& t : theta.all())
     for (double v : values(t)) eps = std::max(eps, std::abs(v));
   const Vec xs = values(x);
   double big_x = 0;

@@ -189,14 +189,8 @@ TEST_CASE("HOTET W2GN loss equals its formula on the predicted maps; the cycle t
                mean(hyper_icnn_potential(Var(y_push), maps.forward, 1e-4)).item();
     cycle = mean(square(Var(back) - Var(y))).item();
     double l1 = 0;
-    for (const DenseIcnnWeights* w : {&maps.forward, &maps.inverse}) {
-      std::vector<Var> all = w->quadratic;
-      all.insert(all.end(), w->linear.begin(), w->linear.end());
-      all.insert(all.end(), w->bias.begin(), w->bias.end());
-      all.insert(all.end(), w->convex.begin(), w->convex.end());
-      all.push_back(w->final_layer);
-      for (const Var& v : all) l1 += sum(abs(v)).item();
-    }
+    for (const DenseIcnnWeights* w : {&maps.forward, &maps.inverse})
+      for (const Var& v : w->all()) l1 += sum(abs(v)).item();
     expected += 100.0 * cycle + 1e-10 * l1;
   }
   const HotetStepStats stats = solver.step(x, y);

@@ -117,6 +117,14 @@ expect 2 '--angle' "${gen[@]}" --angle 0 --out "$tmp/x"
 expect 2 '--resume: needs --out' "${gen[@]}" --resume
 expect 2 'CUDA backend has not yet run on a GPU' "${gen[@]}" --device cuda --out "$tmp/x"
 expect 2 'ae-epochs' "${gen[@]}" --ae-epochs x --out "$tmp/x"
+expect 0 'Table 4 uses 1,0.95' generate --help
+# Bad --ratios: each value must be a number in (0, 1], listed once; the message names the flag.
+expect 2 '--ratios: ratios must be in \(0, 1\], got 0' "${gen[@]}" --ratios 1,0 --out "$tmp/x"
+expect 2 '--ratios: ratios must be in \(0, 1\], got 1.5' "${gen[@]}" --ratios 1.5 --out "$tmp/x"
+expect 2 '--ratios: ratios must be in \(0, 1\], got nan' "${gen[@]}" --ratios nan --out "$tmp/x"
+expect 2 "--ratios: '' is not a number" "${gen[@]}" --ratios '' --out "$tmp/x"
+expect 2 "--ratios: '' is not a number" "${gen[@]}" --ratios 1,,0.8 --out "$tmp/x"
+expect 2 '--ratios: ratio 0.8 is listed twice' "${gen[@]}" --ratios 0.8,0.8 --out "$tmp/x"
 # Damaged data files: each error names the file.
 bad="$tmp/fmnist-bad"
 mkdir -p "$bad"
@@ -131,7 +139,7 @@ expect 2 'count mismatch' generate --quick --data "$bad" --out "$tmp/x"
 [ ! -e "$tmp/x" ] || fail "a rejected generate command created its --out folder"
 
 run="$tmp/generate"
-expect 0 'results:' "${gen[@]}" --out "$run"
+expect 0 'results:' "${gen[@]}" --ratios 1,0.8 --out "$run"
 has_keys "$run/results.json" '"experiment": "generate"' '"status": "done"' '"fid"' '"otnet_generated"' '"otnet_map"' \
   '"aeot_generated"' '"reconstruction"' '"test_accuracy"' '"aeot": 134.83' '"otnet_seconds": 37.22' '"fid_note"'
 has_keys "$run/results.md" 'not Inception FID' 'Table 4' '10.98' '9.85'
@@ -140,17 +148,49 @@ for f in config.json figures/samples_otnet.png figures/samples_aeot.png figures/
   [ -s "$run/$f" ] || fail "generate did not write $f"
 done
 [ -s "$tmp/fid_classifier.safetensors" ] || fail "generate did not cache its FID classifier"
+# --ratios: one entry per ratio (H_Φ trained on 52 of the 64 codes at r = 0.8, all 64 heights predicted), with
+# its solve, fresh |dE| over all n, prediction time, FIDs, error against the free heights, and the paper's time.
+has_keys "$run/results.json" '"ratios": {' '"0.8": {' '"train_targets": 52' '"held_out_targets": 12' \
+  '"fresh_grad_norm"' '"predict_heights_ms"' '"predict_held_out_ms"' '"fid_generated"' '"fid_map"' \
+  '"relative_error_vs_free_heights"' '"held_out"' '"otnet_generated_r0.8"' '"otnet_map_r0.8"' '"paper_seconds": 19.61'
+has_keys "$run/results.md" 'per training ratio r' 'paper s (Table 4)' '| 0.80 ' '52 / 12' 'the paper'"'"'s numbers'
+for f in figures/samples_otnet_r0.8.png figures/samples_map_r0.8.png checkpoints/height_network_r0.8.safetensors \
+  checkpoints/height_network_r0.8.json; do
+  [ -s "$run/$f" ] || fail "generate --ratios 1,0.8 did not write $f"
+done
+python3 - "$run/results.json" <<'PY' || fail "generate --ratios: results.json's per-ratio entries are not as expected"
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+one, part = r["ratios"]["1"], r["ratios"]["0.8"]
+assert one["held_out_targets"] == 0 and one["relative_error_vs_free_heights"]["held_out"] is None
+err = part["relative_error_vs_free_heights"]
+assert all(math.isfinite(err[k]) and err[k] >= 0 for k in ("all", "train", "held_out")), err
+assert math.isfinite(part["fresh_grad_norm"]) and part["fresh_grad_norm"] > 0
+assert r["ot"]["otnet_ratio"] == 1 and r["ot"]["otnet"]["iterations"] == one["steps"]
+assert r["fid"]["otnet_generated"] == one["fid_generated"]
+PY
 # --resume: every stage comes from its checkpoint (the classifier from its cache), so the FIDs agree exactly.
-grep -A8 '"fid": {' "$run/results.json" >"$tmp/fid_before"
-expect 0 'results:' "${gen[@]}" --out "$run" --resume
-grep -A8 '"fid": {' "$run/results.json" >"$tmp/fid_after"
+grep -A12 '"fid": {' "$run/results.json" >"$tmp/fid_before"
+expect 0 'results:' "${gen[@]}" --ratios 1,0.8 --out "$run" --resume
+grep -A12 '"fid": {' "$run/results.json" >"$tmp/fid_after"
 cmp -s "$tmp/fid_before" "$tmp/fid_after" || fail "generate --resume changed the FIDs: $(diff "$tmp/fid_before" "$tmp/fid_after")"
 grep -q '"cached": true' "$run/results.json" || fail "generate --resume retrained the cached FID classifier"
+# --resume with one more ratio: the finished r = 0.8 solve is reloaded (same steps and solve time), r = 0.9 solved.
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ratios"]["0.8"]["solve"])' "$run/results.json" \
+  >"$tmp/solve_before"
+expect 0 'results:' "${gen[@]}" --ratios 1,0.8,0.9 --out "$run" --resume
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ratios"]["0.8"]["solve"])' "$run/results.json" \
+  >"$tmp/solve_after"
+cmp -s "$tmp/solve_before" "$tmp/solve_after" || fail "generate --resume re-solved the finished r = 0.8 solve"
+has_keys "$run/results.json" '"0.9": {' '"paper_seconds": 26.62'
 expect 2 'already holds a run' "${gen[@]}" --out "$run"
 expect 2 '--resume: the run in .* used latent' "${gen[@]}" --out "$run" --resume --latent 6
 run="$tmp/generate-nobase"
-expect 0 'results:' "${gen[@]}" --no-baseline --ae-epochs 1 --out "$run"
+expect 0 'results:' "${gen[@]}" --no-baseline --ae-epochs 1 --ratios 0.9 --out "$run"
 grep -q '"aeot_generated"' "$run/results.json" && fail "generate --no-baseline still scored AE-OT samples"
+# Without r = 1 the top-level "ot" block is the first ratio's; without free heights there is no height error.
+has_keys "$run/results.json" '"otnet_ratio": 0.9' '"relative_error_vs_free_heights": null'
+[ -s "$run/figures/samples_otnet_r0.9.png" ] || fail "generate --ratios 0.9 did not write samples_otnet_r0.9.png"
 [ ! -e "$run/figures/samples_aeot.png" ] || fail "generate --no-baseline wrote samples_aeot.png"
 
 if [ "$failures" -ne 0 ]; then

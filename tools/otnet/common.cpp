@@ -191,6 +191,21 @@ Tensor select_rows(const Tensor& points, const std::vector<int64_t>& index) {
   return index_select(Var(points), 0, Tensor::from_vector(index)).data();
 }
 
+double centred_relative_error(const std::vector<double>& a, const std::vector<double>& b,
+                              const std::vector<int64_t>& index) {
+  double ma = 0, mb = 0;
+  for (int64_t i : index) ma += a[static_cast<size_t>(i)], mb += b[static_cast<size_t>(i)];
+  ma /= static_cast<double>(index.size());
+  mb /= static_cast<double>(index.size());
+  double num = 0, den = 0;
+  for (int64_t i : index) {
+    const double d = (a[static_cast<size_t>(i)] - ma) - (b[static_cast<size_t>(i)] - mb);
+    num += d * d;
+    den += (b[static_cast<size_t>(i)] - mb) * (b[static_cast<size_t>(i)] - mb);
+  }
+  return std::sqrt(num / den);
+}
+
 nlohmann::json solve_json(const ot::SemiDiscreteSolveResult& r, double eval_grad_norm, int64_t steps) {
   nlohmann::json j = {{"converged", r.converged},   {"iterations", steps}, {"grad_norm", r.grad_norm},
                       {"mc_samples", r.mc_samples}, {"seconds", r.seconds}};

@@ -10,11 +10,14 @@
 //  3. The convolutional autoencoder (conv_autoencoder.h, Tables A1–A2), MSE + Adam, checkpointed per epoch.
 //  4. Targets: the codes of the first --targets training images, centred and divided by their RMS coordinate
 //     (ours: the source N(0, I) of §6.3 then has the codes' scale, so one lr fits any autoencoder).
-//  5. Semi-discrete OT from N(0, I) to the n codes: OT-Net's height network H_Φ (Algorithm 1, Table A3) and,
-//     for Table 4's timing, AE-OT's free heights, both to the same δ or step budget.
-//  6. New codes at non-singular cell boundaries (§6.2: top-20 planes, angle ≤ 0.7 rad, t = 0.75) for both
-//     height vectors, the plain map T(x) = y_argmax, and a Gaussian fit of the codes (no OT) as a baseline;
-//     all decoded.
+//  5. Semi-discrete OT from N(0, I) to the n codes: OT-Net's height network H_Φ (Algorithm 1, Table A3) at each
+//     training ratio r of --ratios (§4.1.3, Table 4: H_Φ trained on a random ⌈r·n⌉ of the codes, the other
+//     heights predicted by a forward pass) and, for Table 4's AE-OT row and as the solved heights the
+//     predictions are compared with, AE-OT's free heights on all n; all to the same δ or step budget. Each
+//     finished solve is checkpointed (per ratio), so --resume skips it.
+//  6. New codes at non-singular cell boundaries (§6.2: top-20 planes, angle ≤ 0.7 rad, t = 0.75) for every
+//     height vector (over all n codes), the plain map T(x) = y_argmax, and a Gaussian fit of the codes (no OT)
+//     as a baseline; all decoded.
 //  7. Fréchet distances in the classifier's feature space (NOT Inception FID) of m samples of each kind
 //     against the test images, beside two floors: m real training images, and their AE reconstructions.
 //     Every row uses the same m (the estimate is biased by the sample count).
@@ -25,6 +28,8 @@
 #include <cmath>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <numeric>
 
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
@@ -254,16 +259,32 @@ Tensor interleave_rows(const Tensor& a, const Tensor& b, int64_t cols, int64_t p
 
 // --- OT solves ---------------------------------------------------------------------------------------------
 
+// The file-name tag and results.json key of ratio r: "r0.9" / "0.9" (shortest round-trip form, so two
+// different ratios never share a checkpoint). r = 1 keeps the names of runs made before --ratios.
+std::string ratio_key(double ratio) { return fmt::format("{}", ratio); }
+std::string ratio_suffix(double ratio) { return ratio == 1.0 ? "" : "_r" + ratio_key(ratio); }
+
+// Random-stream index of ratio r's draws with base index `base`: r = 1 keeps the indices of runs made before
+// --ratios (so its row reproduces them); other ratios get their own, whatever the order of the list.
+uint64_t ratio_stream(double ratio, uint64_t base) {
+  if (ratio == 1.0) return base;
+  return base + 1000 * (1 + static_cast<uint64_t>(std::llround(ratio * 1e6)));
+}
+
+// H_Φ's solve on its training codes; a finished solve is reloaded on --resume.
 nlohmann::json network_solve_stage(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,
-                                   const GenerateOptions& opt, const fs::path& dir) {
-  const fs::path ckpt = dir / "height_network.safetensors", summary = dir / "height_network.json";
+                                   const GenerateOptions& opt, const fs::path& dir, double ratio) {
+  const std::string suffix = ratio_suffix(ratio);
+  const fs::path ckpt = dir / ("height_network" + suffix + ".safetensors");
+  const fs::path summary = dir / ("height_network" + suffix + ".json");
   if (opt.resume && fs::exists(ckpt) && fs::exists(summary)) {
     solver.load(ckpt.string());
     BRENIER_CHECK(solver.frozen(), "--resume: '{}' holds an unfinished solve", ckpt.string());
     return read_json(summary);
   }
-  const ot::HeightNetworkSolveResult r = solve_network(solver, source, "OT-Net H_Φ", opt.common.quiet);
-  nlohmann::json j = solve_json(r, r.eval_grad_norm, r.iterations);
+  const ot::HeightNetworkSolveResult r =
+      solve_network(solver, source, fmt::format("OT-Net H_Φ r={:.2f}", ratio), opt.common.quiet);
+  nlohmann::json j = network_solve_json(solver, r);
   solver.save(ckpt.string());
   tools::write_json(summary, j);
   return j;
@@ -328,6 +349,25 @@ Generated boundary_codes(const Tensor& targets, const Tensor& heights, const Gen
   return g;
 }
 
+// One OT-Net solve at training ratio r and what is measured on it.
+struct RatioRun {
+  double ratio = 1;
+  Split split;  // training / held-out code indices (r = 1: all train)
+  std::unique_ptr<ot::HeightNetworkSolver> solver;
+  nlohmann::json solve;  // solve_json + fresh_grad_norm
+  Tensor heights;        // H_Φ's heights of all n codes
+  double predict_ms = 0, predict_held_out_ms = 0;
+  nlohmann::json relative_error;  // vs the free heights; null without the baseline
+  Generated generated;
+};
+
+// The paper's Table 4 OT-Net time at ratio r (Fashion-MNIST), or −1 when the table has no such row.
+double paper_seconds(double ratio) {
+  for (const PaperTime& p : kPaperSecondsOtnet)
+    if (std::abs(p.ratio - ratio) < 1e-9) return p.seconds;
+  return -1;
+}
+
 }  // namespace
 
 void validate_generate(const GenerateOptions& opt) {
@@ -351,6 +391,7 @@ void validate_generate(const GenerateOptions& opt) {
   BRENIER_CHECK(std::isfinite(opt.baseline_lr) && opt.baseline_lr >= 0,
                 "--baseline-lr: must be > 0 (or 0 for the default), got {}", opt.baseline_lr);
   BRENIER_CHECK(!opt.classifier.empty(), "--classifier: must name a file");
+  validate_ratios(opt.ratios, "--ratios");
 }
 
 int run_generate(const GenerateOptions& opt) {
@@ -372,6 +413,7 @@ int run_generate(const GenerateOptions& opt) {
                   {"ae_width", opt.ae_width},
                   {"latent", opt.latent},
                   {"targets", opt.targets},
+                  {"ratios", opt.ratios},
                   {"samples", opt.samples},
                   {"angle", opt.angle},
                   {"baseline", opt.baseline},
@@ -423,12 +465,40 @@ int run_generate(const GenerateOptions& opt) {
   const Tensor targets = scale.to_targets(codes);
   const ot::SourceSampler source = ot::normal_sampler(opt.latent);
 
-  // 5. Solves: OT-Net, then AE-OT's free heights.
-  ot::HeightNetworkSolver network(targets, {}, network_config(opt.common, lr, tol, max_iter, 1, kMonteCarlo));
-  nlohmann::json network_solve = network_solve_stage(network, source, opt, ckdir);
-  const auto t_predict = std::chrono::steady_clock::now();
-  const Tensor network_heights = network.predict_heights(targets);
-  const double predict_ms = 1e3 * seconds_since(t_predict);
+  // 5. Solves. OT-Net at every ratio r (Table 4, §4.1.3): H_Φ trained on a random ⌈r·n⌉ of the codes, the heights
+  //    of all n predicted by one forward pass, the map and the new codes over all n. Then AE-OT's free heights on
+  //    all n codes: Table 4's AE-OT row and the solved heights the predictions are compared with.
+  const int64_t n = opt.targets;
+  const int64_t check_samples = std::max<int64_t>(200000, 50 * n);
+  std::vector<int64_t> all_index(static_cast<size_t>(n));
+  std::iota(all_index.begin(), all_index.end(), int64_t{0});
+  std::vector<RatioRun> runs;
+  for (double ratio : opt.ratios) {
+    RatioRun run;
+    run.ratio = ratio;
+    if (ratio == 1.0) {
+      run.split.train = all_index;
+    } else {
+      Generator split_gen = stream(opt.common.seed, Stream::Split, ratio_stream(ratio, 0));
+      run.split = random_split(n, ratio, split_gen);
+    }
+    const Tensor train_targets = ratio == 1.0 ? targets : select_rows(targets, run.split.train);
+    run.solver = std::make_unique<ot::HeightNetworkSolver>(
+        train_targets, Tensor{}, network_config(opt.common, lr, tol, max_iter, ratio_stream(ratio, 1), kMonteCarlo));
+    run.solve = network_solve_stage(*run.solver, source, opt, ckdir, ratio);
+    const auto t_predict = std::chrono::steady_clock::now();
+    run.heights = run.solver->predict_heights(targets);  // all n: training and held-out codes
+    run.predict_ms = 1e3 * seconds_since(t_predict);
+    if (!run.split.held_out.empty()) {
+      const Tensor held = select_rows(targets, run.split.held_out);
+      const auto t_held = std::chrono::steady_clock::now();
+      (void)run.solver->predict_heights(held);
+      run.predict_held_out_ms = 1e3 * seconds_since(t_held);
+    }
+    Generator check_gen = stream(opt.common.seed, Stream::Generate, ratio_stream(ratio, 100));
+    run.solve["fresh_grad_norm"] = fresh_grad_norm(targets, run.heights, check_samples, check_gen);
+    runs.push_back(std::move(run));
+  }
   Tensor free_heights;
   nlohmann::json free_solve;
   if (opt.baseline) {
@@ -436,87 +506,143 @@ int run_generate(const GenerateOptions& opt) {
                                      free_height_config(opt.common, free_lr, tol, max_iter, 2, kMonteCarlo));
     free_solve = free_solve_stage(free_solver, source, opt, ckdir);
     free_heights = free_solver.heights();
+    Generator check_gen = stream(opt.common.seed, Stream::Generate, 101);
+    free_solve["fresh_grad_norm"] = fresh_grad_norm(targets, free_heights, check_samples, check_gen);
+    // Predicted vs solved heights (as `reuse`): centred (heights are defined up to a constant), relative to the
+    // free heights over the same codes. Cheap: both vectors exist already.
+    const std::vector<double> solved = free_heights.to(DType::F64).to_vector<double>();
+    for (RatioRun& run : runs) {
+      const std::vector<double> h = run.heights.to(DType::F64).to_vector<double>();
+      run.relative_error = {{"all", centred_relative_error(h, solved, all_index)},
+                            {"train", centred_relative_error(h, solved, run.split.train)},
+                            {"held_out", run.split.held_out.empty()
+                                             ? nlohmann::json()
+                                             : nlohmann::json(centred_relative_error(h, solved, run.split.held_out))}};
+    }
   }
-  Generator check_gen = stream(opt.common.seed, Stream::Generate, 100);
-  const int64_t check_samples = std::max<int64_t>(200000, 50 * opt.targets);
-  network_solve["fresh_grad_norm"] = fresh_grad_norm(targets, network_heights, check_samples, check_gen);
-  if (opt.baseline) free_solve["fresh_grad_norm"] = fresh_grad_norm(targets, free_heights, check_samples, check_gen);
 
-  // 6. Samples of every kind, in the targets' space, then decoded.
-  const Generated otnet_gen = boundary_codes(targets, network_heights, opt, 1);
+  // 6. Samples of every kind, in the targets' space, then decoded. Every row uses the same m.
+  for (RatioRun& run : runs) run.generated = boundary_codes(targets, run.heights, opt, ratio_stream(run.ratio, 1));
   Generated aeot_gen;
   if (opt.baseline) aeot_gen = boundary_codes(targets, free_heights, opt, 2);
-  int64_t m = std::min(opt.samples, otnet_gen.codes.size(0));
+  int64_t m = opt.samples;
+  for (const RatioRun& run : runs) m = std::min(m, run.generated.codes.size(0));
   if (opt.baseline) m = std::min(m, aeot_gen.codes.size(0));
   BRENIER_CHECK(m >= 2,
                 "generate: only {} new codes passed the angle threshold {} rad; raise --angle or --targets, or train "
                 "longer",
                 m, opt.angle);
-  Generator map_gen = stream(opt.common.seed, Stream::Generate, 3);
-  const Tensor map_targets = network.transport(map_gen.normal({m, opt.latent}), targets);
   Generator gauss_gen = stream(opt.common.seed, Stream::Generate, 4);
   const Tensor gauss_targets = gaussian_fit_samples(targets, m, gauss_gen);
 
   struct Row {
     std::string name, key;
     Tensor images;
+    std::string figure;  // figures/<figure> shows its first 100 images; empty: none
   };
   std::vector<Row> samples;
-  samples.push_back({"OT-Net: new codes (boundary, §6.2)", "otnet_generated",
-                     decode_all(ae, scale.to_codes(rows(otnet_gen.codes, 0, m)))});
-  samples.push_back({"OT-Net: plain map T(x)", "otnet_map", decode_all(ae, scale.to_codes(map_targets))});
+  for (const RatioRun& run : runs) {
+    const std::string suffix = ratio_suffix(run.ratio);
+    Generator map_gen = stream(opt.common.seed, Stream::Generate, ratio_stream(run.ratio, 3));
+    const Tensor map_targets = run.solver->transport(map_gen.normal({m, opt.latent}), targets);
+    samples.push_back({fmt::format("OT-Net r = {:.2f}: new codes (boundary, §6.2)", run.ratio),
+                       "otnet_generated" + suffix, decode_all(ae, scale.to_codes(rows(run.generated.codes, 0, m))),
+                       "samples_otnet" + suffix + ".png"});
+    samples.push_back({fmt::format("OT-Net r = {:.2f}: plain map T(x)", run.ratio), "otnet_map" + suffix,
+                       decode_all(ae, scale.to_codes(map_targets)), "samples_map" + suffix + ".png"});
+  }
   if (opt.baseline)
     samples.push_back({"AE-OT (free heights): new codes (boundary)", "aeot_generated",
-                       decode_all(ae, scale.to_codes(rows(aeot_gen.codes, 0, m)))});
+                       decode_all(ae, scale.to_codes(rows(aeot_gen.codes, 0, m))), "samples_aeot.png"});
   samples.push_back(
-      {"Gaussian fit of the codes (no OT)", "gaussian_latent", decode_all(ae, scale.to_codes(gauss_targets))});
+      {"Gaussian fit of the codes (no OT)", "gaussian_latent", decode_all(ae, scale.to_codes(gauss_targets)), ""});
   const Tensor real = rows(ae_images, 0, m);
   samples.push_back(
-      {"floor: AE reconstructions of m training images", "reconstruction", decode_all(ae, encode_all(ae, real))});
-  samples.push_back({"floor: m real training images", "data", real});
+      {"floor: AE reconstructions of m training images", "reconstruction", decode_all(ae, encode_all(ae, real)), ""});
+  samples.push_back({"floor: m real training images", "data", real, ""});
 
   // 7. Fréchet distances and figures.
   tools::Table table({"samples", "FID (our classifier)"}, 3);
   nlohmann::json fid = nlohmann::json::object();
+  const fs::path fig = out / "figures";
   for (const Row& row : samples) {
     const double d =
         tools::frechet_distance(tools::fit_gaussian(tools::classifier_features(classifier, row.images)), test_fit);
     fid[row.key] = d;
     table.add_row({row.name, d});
+    if (!row.figure.empty()) tools::save_rgb_png(image_grid(row.images, 10, 10), fig / row.figure);
   }
-  const fs::path fig = out / "figures";
-  tools::save_rgb_png(image_grid(samples[0].images, 10, 10), fig / "samples_otnet.png");
-  tools::save_rgb_png(image_grid(samples[1].images, 10, 10), fig / "samples_map.png");
-  if (opt.baseline) tools::save_rgb_png(image_grid(samples[2].images, 10, 10), fig / "samples_aeot.png");
   const Tensor show = rows(test.images, 0, std::min<int64_t>(40, test.images.size(0)));
   tools::save_rgb_png(image_grid(interleave_rows(show, decode_all(ae, encode_all(ae, show)), 10, 4), 10, 8),
                       fig / "reconstructions.png");
 
-  // Table 4: solve times.
-  tools::Table timing({"solver", "steps", "converged", "|dE| last step", "|dE| fresh", "MC sources/step", "solve s",
-                       "paper s (Table 4, r = 1)"},
-                      4);
-  auto time_row = [&](const std::string& name, const nlohmann::json& j, double paper) {
-    timing.add_row({name, j["iterations"].get<int64_t>(), std::string(j["converged"].get<bool>() ? "yes" : "no"),
-                    j["grad_norm"].get<double>(), j["fresh_grad_norm"].get<double>(), j["mc_samples"].get<int64_t>(),
-                    j["seconds"].get<double>(), paper});
+  // Table 4 with the sample quality of each ratio (Fig. 8) beside it.
+  auto generation_json = [](const Generated& g) {
+    return nlohmann::json{{"codes", g.codes.size(0)},
+                          {"accepted_pairs", g.accepted_pairs},
+                          {"candidate_pairs", g.candidate_pairs},
+                          {"mean_angle", g.mean_angle}};
   };
-  time_row("OT-Net (height network H_Φ)", network_solve, kPaperSecondsOtnet[0].seconds);
-  if (opt.baseline) time_row("AE-OT (free heights)", free_solve, kPaperSecondsAeot);
+  auto cell = [](const nlohmann::json& v) -> tools::Table::Cell {
+    if (v.is_number()) return v.get<double>();
+    return std::string("—");
+  };
+  tools::Table timing({"solver", "r", "train / held-out codes", "steps", "converged", "|dE| last step",
+                       "|dE| fresh, all n", "MC sources/step", "solve s", "predict all n ms", "FID new codes",
+                       "FID T(x)", "rel. err. held-out", "rel. err. all n", "paper s (Table 4)"},
+                      4);
+  nlohmann::json ratio_results = nlohmann::json::object();
+  for (const RatioRun& run : runs) {
+    const std::string suffix = ratio_suffix(run.ratio);
+    const double paper = paper_seconds(run.ratio);
+    const nlohmann::json paper_cell = paper > 0 ? nlohmann::json(paper) : nlohmann::json();
+    const nlohmann::json& rel = run.relative_error;
+    const nlohmann::json held = rel.is_object() ? rel["held_out"] : nlohmann::json();
+    const nlohmann::json all = rel.is_object() ? rel["all"] : nlohmann::json();
+    timing.add_row({std::string("OT-Net (height network H_Φ)"), fmt::format("{:.2f}", run.ratio),
+                    fmt::format("{} / {}", run.split.train.size(), run.split.held_out.size()),
+                    run.solve["iterations"].get<int64_t>(),
+                    std::string(run.solve["converged"].get<bool>() ? "yes" : "no"),
+                    run.solve["grad_norm"].get<double>(), run.solve["fresh_grad_norm"].get<double>(),
+                    run.solve["mc_samples"].get<int64_t>(), run.solve["seconds"].get<double>(), run.predict_ms,
+                    fid["otnet_generated" + suffix].get<double>(), fid["otnet_map" + suffix].get<double>(), cell(held),
+                    cell(all), cell(paper_cell)});
+    ratio_results[ratio_key(run.ratio)] = {
+        {"ratio", run.ratio},
+        {"train_targets", run.split.train.size()},
+        {"held_out_targets", run.split.held_out.size()},
+        {"steps", run.solve["iterations"]},
+        {"converged", run.solve["converged"]},
+        {"solve_seconds", run.solve["seconds"]},
+        {"fresh_grad_norm", run.solve["fresh_grad_norm"]},
+        {"predict_heights_ms", run.predict_ms},
+        {"predict_held_out_ms", run.split.held_out.empty() ? nlohmann::json() : nlohmann::json(run.predict_held_out_ms)},
+        {"fid_generated", fid["otnet_generated" + suffix]},
+        {"fid_map", fid["otnet_map" + suffix]},
+        {"relative_error_vs_free_heights", rel},
+        {"generation", generation_json(run.generated)},
+        {"solve", run.solve},
+        {"paper_seconds", paper_cell},
+        {"figures", {"figures/samples_otnet" + suffix + ".png", "figures/samples_map" + suffix + ".png"}}};
+  }
+  if (opt.baseline)
+    timing.add_row({std::string("AE-OT (free heights)"), std::string("1.00"), fmt::format("{} / 0", n),
+                    free_solve["iterations"].get<int64_t>(),
+                    std::string(free_solve["converged"].get<bool>() ? "yes" : "no"),
+                    free_solve["grad_norm"].get<double>(), free_solve["fresh_grad_norm"].get<double>(),
+                    free_solve["mc_samples"].get<int64_t>(), free_solve["seconds"].get<double>(), std::string("—"),
+                    fid["aeot_generated"].get<double>(), std::string("—"), std::string("—"), std::string("—"),
+                    kPaperSecondsAeot});
 
+  // The top-level "ot" block and fid keys without a suffix are those of r = 1 (or the first ratio without it),
+  // as before --ratios.
+  const auto main_it = std::find_if(runs.begin(), runs.end(), [](const RatioRun& r) { return r.ratio == 1.0; });
+  const RatioRun& main_run = main_it != runs.end() ? *main_it : runs.front();
   nlohmann::json paper_times = nlohmann::json::array();
   for (const PaperTime& p : kPaperSecondsOtnet)
     paper_times.push_back({{"ratio", p.ratio}, {"otnet_seconds", p.seconds}});
-  nlohmann::json generation = {{"otnet",
-                                {{"codes", otnet_gen.codes.size(0)},
-                                 {"accepted_pairs", otnet_gen.accepted_pairs},
-                                 {"candidate_pairs", otnet_gen.candidate_pairs},
-                                 {"mean_angle", otnet_gen.mean_angle}}}};
-  if (opt.baseline)
-    generation["aeot"] = {{"codes", aeot_gen.codes.size(0)},
-                          {"accepted_pairs", aeot_gen.accepted_pairs},
-                          {"candidate_pairs", aeot_gen.candidate_pairs},
-                          {"mean_angle", aeot_gen.mean_angle}};
+  nlohmann::json generation = {{"otnet", generation_json(main_run.generated)}};
+  if (opt.baseline) generation["aeot"] = generation_json(aeot_gen);
   const double total_seconds = seconds_since(run_start);
   nlohmann::json results = {
       {"tool", "otnet"},
@@ -542,18 +668,22 @@ int run_generate(const GenerateOptions& opt) {
         {"latent", opt.latent},
         {"width", opt.ae_width},
         {"train_images", opt.train_images}}},
-      {"targets", opt.targets},
+      {"targets", n},
       {"latent_rms", scale.rms},
-      {"ot", {{"otnet", network_solve}, {"predict_heights_ms", predict_ms}}},
+      {"ratios", ratio_results},
+      {"ot", {{"otnet", main_run.solve}, {"otnet_ratio", main_run.ratio}, {"predict_heights_ms", main_run.predict_ms}}},
       {"generation", generation},
       {"seconds", total_seconds},
       {"paper",
        {{"fid",
-         {{"aeot", kPaperFidAeot}, {"otnet", kPaperFidOtnet}, {"note", "Table 3, Inception FID, full Fashion-MNIST"}}},
+         {{"aeot", kPaperFidAeot},
+          {"otnet", kPaperFidOtnet},
+          {"note", "Table 3, Inception FID, full Fashion-MNIST, r = 1; Fig. 8 gives FID against r only as a curve"}}},
         {"solve_seconds",
          {{"aeot", kPaperSecondsAeot},
           {"otnet", paper_times},
-          {"note", "Table 4, GPU, 60,000 codes of dimension 100"}}}}}};
+          {"note", "Table 4, GPU, 60,000 codes of dimension 100"}}},
+        {"predict_held_out_seconds", {{"ratio", 0.8}, {"seconds", 0.028}, {"note", "§4.1.3, the 20% new codes"}}}}}};
   if (opt.baseline) results["ot"]["aeot"] = free_solve;
   tools::write_json(out / "results.json", results);
 
@@ -563,28 +693,33 @@ int run_generate(const GenerateOptions& opt) {
       "**These are not Inception FIDs.** The distance is FID's formula in the 128 penultimate-layer features of a "
       "small classifier trained by this tool ({} training images, {} epochs, test accuracy {:.2f}% on {} test "
       "images{}), so the numbers only rank the rows above; they cannot be compared with the paper's Table 3 "
-      "(Inception FID, paper: AE-OT {:.2f}, OT-Net {:.2f}). Every row: m = {} samples against {} test images. The two "
-      "floors show what the autoencoder and the sample size allow.\n\n"
-      "## OT solve time (paper Table 4)\n\n{}\n"
-      "Ours: n = {} codes of dimension {}, source N(0, I), δ = {}, at most {} steps, on this machine's CPU. "
-      "Paper (Table 4, a GPU, 60,000 codes of dimension 100): AE-OT {:.2f} s, OT-Net {:.2f} s at r = 1 "
-      "(OT-Net 16.35–29.30 s for r = 0.7–0.95). |dE| fresh: ‖ŵ − ν‖ of the final heights on {} fresh sources "
-      "(noise ≈ {:.1e}). Predicting all n heights with H_Φ took {:.1f} ms (paper: 0.028 s for the 20% new codes at "
-      "r = 0.8).\n\n"
+      "(Inception FID, paper: AE-OT {:.2f}, OT-Net {:.2f} at r = 1; its Fig. 8 plots FID against r as a curve "
+      "without numbers). Every row: m = {} samples against {} test images. The two floors show what the "
+      "autoencoder and the sample size allow.\n\n"
+      "## OT solve time per training ratio r (paper Table 4)\n\n{}\n"
+      "Ours: n = {} codes of dimension {}, source N(0, I), δ = {}, at most {} steps, on this machine's CPU. OT-Net "
+      "at ratio r trains H_Φ on a random ⌈r·n⌉ of the codes and predicts the heights of all n (one forward pass: "
+      "\"predict all n ms\"); the map and the new codes run over all n codes. |dE| fresh, all n: ‖ŵ − ν‖ over all "
+      "n codes of the final (for r < 1 partly predicted) heights on {} fresh sources (noise ≈ {:.1e}). "
+      "rel. err.: ‖h̃ − h̃*‖/‖h̃*‖ of H_Φ's heights against AE-OT's free heights h* on all n codes, both centred "
+      "over the codes compared (held-out codes; all n). "
+      "Paper (Table 4, the paper's numbers on a GPU, 60,000 codes of dimension 100): AE-OT {:.2f} s; OT-Net "
+      "37.22 / 24.56 / 26.62 / 29.30 / 19.61 / 23.42 / 16.35 s at r = 1 / 0.95 / 0.9 / 0.85 / 0.8 / 0.75 / 0.7; "
+      "predicting the 20% new codes at r = 0.8 took 0.028 s.\n\n"
       "## Setup\n\n"
       "Autoencoder (Tables A1–A2, width {}, latent {}): {} epochs on {} training images, batch {}, Adam lr {} "
       "(ours; paper: lr 2e-4, batch 512); train MSE {:.5f}, test MSE {:.5f}; {:.0f} s. Codes centred and scaled "
       "by their RMS coordinate {:.3f} (ours). New codes: {} Monte-Carlo points, top-{} planes, angle ≤ {} rad, "
-      "t = {} (§6.2): OT-Net {} codes ({} of {} candidate pairs within the angle). Figures: "
-      "figures/samples_otnet.png, samples_map.png, samples_aeot.png, reconstructions.png (rows alternate test "
-      "images and their reconstructions). Seed {}; total {:.0f} s.\n",
+      "t = {} (§6.2): OT-Net r = {:.2f} {} codes ({} of {} candidate pairs within the angle). Figures: "
+      "figures/samples_otnet[_rR].png, samples_map[_rR].png, samples_aeot.png, reconstructions.png (rows "
+      "alternate test images and their reconstructions). Seed {}; total {:.0f} s.\n",
       table.to_markdown(), std::min(opt.classifier_images, train.images.size(0)), opt.classifier_epochs,
       100 * clf.test_accuracy, test.images.size(0), clf.cached ? ", loaded from its cache" : "", kPaperFidAeot,
-      kPaperFidOtnet, m, test.images.size(0), timing.to_markdown(), opt.targets, opt.latent, tol, max_iter,
-      kPaperSecondsAeot, kPaperSecondsOtnet[0].seconds, check_samples, std::sqrt(1.0 / check_samples), predict_ms,
-      opt.ae_width, opt.latent, ae_info.epochs_done, opt.train_images, opt.ae_batch, opt.ae_lr, ae_info.last_loss,
-      test_mse, ae_info.seconds, scale.rms, kBoundarySamples, kTopK, opt.angle, kGapT, otnet_gen.codes.size(0),
-      otnet_gen.accepted_pairs, otnet_gen.candidate_pairs, opt.common.seed, total_seconds);
+      kPaperFidOtnet, m, test.images.size(0), timing.to_markdown(), n, opt.latent, tol, max_iter, check_samples,
+      std::sqrt(1.0 / static_cast<double>(check_samples)), kPaperSecondsAeot, opt.ae_width, opt.latent,
+      ae_info.epochs_done, opt.train_images, opt.ae_batch, opt.ae_lr, ae_info.last_loss, test_mse, ae_info.seconds,
+      scale.rms, kBoundarySamples, kTopK, opt.angle, kGapT, main_run.ratio, main_run.generated.codes.size(0),
+      main_run.generated.accepted_pairs, main_run.generated.candidate_pairs, opt.common.seed, total_seconds);
   tools::write_text(out / "results.md", md);
   if (!opt.common.quiet) std::cout << md;
   std::cout << fmt::format("results: {}\n", (out / "results.json").string());

@@ -55,22 +55,6 @@ std::vector<double> centred(const Tensor& h) {
   return v;
 }
 
-// ‖(a − ā) − (b − b̄)‖ / ‖b − b̄‖ over `index`, both centred over `index`.
-double centred_relative_error(const std::vector<double>& a, const std::vector<double>& b,
-                              const std::vector<int64_t>& index) {
-  double ma = 0, mb = 0;
-  for (int64_t i : index) ma += a[static_cast<size_t>(i)], mb += b[static_cast<size_t>(i)];
-  ma /= static_cast<double>(index.size());
-  mb /= static_cast<double>(index.size());
-  double num = 0, den = 0;
-  for (int64_t i : index) {
-    const double d = (a[static_cast<size_t>(i)] - ma) - (b[static_cast<size_t>(i)] - mb);
-    num += d * d;
-    den += (b[static_cast<size_t>(i)] - mb) * (b[static_cast<size_t>(i)] - mb);
-  }
-  return std::sqrt(num / den);
-}
-
 double all_target_grad_norm(const Tensor& targets, const Tensor& heights, double source_std, Generator& gen) {
   const Tensor x = gen.normal({kMassCheckSamples, 2}, 0.0, source_std);
   const std::vector<int64_t> counts = ot::assign_cells(x, targets, heights).counts.to_vector<int64_t>();

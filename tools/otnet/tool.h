@@ -90,6 +90,9 @@ struct GenerateOptions {
   int64_t ae_width = 16;                 // "dim" of Tables A1–A2, not given by the paper
   int64_t latent = 64;                   // ours (paper: 100)
   int64_t targets = 2000;                // n codes the OT maps onto (ours; paper: all 60,000)
+  // Training ratios r of H_Φ (§4.1.3): the paper's Fig. 8–9 ratios, four of Table 4's seven rows (1, 0.95, …,
+  // 0.7), to fit a CPU budget (ours).
+  std::vector<double> ratios = {1.0, 0.9, 0.8, 0.7};
   int64_t samples = 2000;                // m samples per FID row and most new codes kept (ours)
   double angle = 0.7;                    // angle threshold, radians (demo2 for latent codes, §6.2)
   bool baseline = true;                  // also solve with free heights (AE-OT) for Table 4
@@ -141,6 +144,10 @@ struct Split {
 };
 Split random_split(int64_t n, double ratio, Generator& gen);
 Tensor select_rows(const Tensor& points, const std::vector<int64_t>& index);
+// ‖(a − ā) − (b − b̄)‖ / ‖b − b̄‖ over the entries `index`, both centred over `index` (heights are defined up
+// to a constant): how far heights `a` are from reference heights `b` (reuse, generate --ratios).
+double centred_relative_error(const std::vector<double>& a, const std::vector<double>& b,
+                              const std::vector<int64_t>& index);
 
 // A solver failed numerically (a brenier::Error thrown inside solve()): exit 3.
 struct DivergedError : std::runtime_error {

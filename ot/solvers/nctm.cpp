@@ -95,6 +95,14 @@ NctmSolver::NctmSolver(NctmSolverConfig config)
   critic_net.decoder_blocks = c.critic_decoder_blocks;
   m_->map = m_->register_module("map", std::make_shared<ConditionalNetwork>(map_net, init_gen_, c.dtype));
   m_->critic = m_->register_module("critic", std::make_shared<ConditionalNetwork>(critic_net, init_gen_, c.dtype));
+  // Initialised on the host from init_gen_ (the same weights on every device for a seed), then moved.
+  if (!c.device.is_cpu()) {
+    try {
+      m_->to(c.device);
+    } catch (const Error& e) {
+      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, c.device.str(), e.what()));
+    }
+  }
 
   std::vector<Var> map_params = m_->map->parameters(), critic_params = m_->critic->parameters();
   for (const Var& p : m_->map_encoder->parameters()) map_params.push_back(p);
@@ -136,10 +144,17 @@ void NctmSolver::check_batch(const NctmBatch& b, int64_t step, const char* phase
                 kWho, phase, step, steps_);
 }
 
+Condition NctmSolver::on_device(const Condition& condition) const {
+  Condition out;
+  if (condition.discrete.defined()) out.discrete = condition.discrete.to(config_.device);
+  if (condition.continuous.defined()) out.continuous = condition.continuous.to(config_.device);
+  return out;
+}
+
 Var NctmSolver::map_output(const Var& x, const Var& c, int64_t repeats, Generator& gen) const {
   if (config_.noise_dim == 0) return m_->map->forward(x, c);
   const Var xr = repeat_rows(x, repeats), cr = repeat_rows(c, repeats);
-  const Var z(gen.normal({xr.size(0), config_.noise_dim}, 0.0, config_.noise_std, config_.dtype));
+  const Var z(gen.normal({xr.size(0), config_.noise_dim}, 0.0, config_.noise_std, config_.dtype, config_.device));
   return m_->map->forward(concat({xr, z}, 1), cr);
 }
 
@@ -161,9 +176,10 @@ NctmStepStats NctmSolver::train_step(const NctmSampler& sample) {
   const std::string who = fmt::format("{} ({})", kWho, phase_name);
   auto next_batch = [&] {
     NctmBatch b = sample();
-    check_batch(b, step, phase_name);
-    b.x = b.x.to(dt);
-    b.y = b.y.to(dt);
+    check_batch(b, step, phase_name);  // where the sampler made it (host or device), then moved
+    b.x = b.x.to(dt).to(config_.device);
+    b.y = b.y.to(dt).to(config_.device);
+    b.condition = on_device(b.condition);
     return b;
   };
   // One critic update on L_f (+ the warm-up's magnitude term).
@@ -255,23 +271,26 @@ Tensor NctmSolver::transport(const Tensor& x, const Condition& condition, const 
                   "{}: argument 'z' must be a floating tensor [n = {}, {}], got {}", op, n, config_.noise_dim, z.str());
   NoGradGuard no_grad;
   Generator& g = gen ? *gen : noise_gen_;
+  const Device device = config_.device;
   std::vector<Var> parts;
-  const Var xv(x.to(config_.dtype));
+  const Var xv(x.to(config_.dtype).to(device));
+  const Var zv = z.defined() ? Var(z.to(config_.dtype).to(device)) : Var();
+  const Condition cond = on_device(condition);
   for (int64_t start = 0; start < n; start += chunk_rows) {
     const int64_t stop = std::min(n, start + chunk_rows);
     const Var xc = slice(xv, 0, start, stop);
-    const Var c = m_->map_encoder->forward(condition.slice(start, stop));
+    const Var c = m_->map_encoder->forward(cond.slice(start, stop));
     Var input = xc;
     if (config_.noise_dim > 0) {
-      const Var zc = z.defined() ? slice(Var(z.to(config_.dtype)), 0, start, stop)
-                                 : Var(g.normal({stop - start, config_.noise_dim}, 0.0, config_.noise_std,
-                                                config_.dtype));
+      const Var zc = zv.defined() ? slice(zv, 0, start, stop)
+                                  : Var(g.normal({stop - start, config_.noise_dim}, 0.0, config_.noise_std,
+                                                 config_.dtype, device));
       input = concat({xc, zc}, 1);
     }
     parts.push_back(m_->map->forward(input, c));
   }
-  if (parts.empty()) return Tensor::zeros({0, config_.dim}, config_.dtype);
-  return (parts.size() == 1 ? parts[0] : concat(parts, 0)).data();
+  if (parts.empty()) return Tensor::zeros({0, config_.dim}, config_.dtype, x.device());
+  return (parts.size() == 1 ? parts[0] : concat(parts, 0)).data().to(x.device());  // answers on x's device
 }
 
 Tensor NctmSolver::critic(const Tensor& y, const Condition& condition) const {
@@ -281,8 +300,9 @@ Tensor NctmSolver::critic(const Tensor& y, const Condition& condition) const {
   BRENIER_CHECK(condition.rows() == y.size(0), "NctmSolver::critic: argument 'condition' must have n = {} rows, got {}",
                 y.size(0), condition.rows());
   NoGradGuard no_grad;
-  const Var f = m_->critic->forward(Var(y.to(config_.dtype)), m_->critic_encoder->forward(condition));
-  return f.data().reshape({y.size(0)});
+  const Var f = m_->critic->forward(Var(y.to(config_.dtype).to(config_.device)),
+                                    m_->critic_encoder->forward(on_device(condition)));
+  return f.data().reshape({y.size(0)}).to(y.device());  // answers on y's device
 }
 
 std::string NctmSolver::signature() const {

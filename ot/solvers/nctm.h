@@ -25,6 +25,12 @@
 //
 // Safety: a non-finite batch, loss or gradient throws brenier::Error naming the phase and step; modules,
 // optimizer states and the noise generator are then as after the last good step.
+//
+// Devices (`device`, as HotetSolver): weights are drawn on the host from `seed` (the same for a seed on every
+// device), then moved; optimizer states and the noise z live there too (the Philox stream gives the same z on
+// either device). Batches and conditions may come from either device: they are checked where they are, then
+// moved. transport() / critic() compute on `device` and answer on their input's device. Checkpoints hold host
+// tensors, so a GPU run's checkpoint loads on the CPU and vice versa.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -76,6 +82,9 @@ struct NctmSolverConfig {
   double critic_magnitude = 0.1;
   uint64_t seed = 0;                // initial weights and the noise z
   DType dtype = DType::F32;
+  // Where modules, optimizer states, noise and the training batches live (see the file comment). A CUDA
+  // device in a build without CUDA, or one this machine lacks, throws naming 'device'.
+  Device device = Device::cpu();
 };
 
 enum class NctmPhase { Pretrain, Warmup, Alternating };
@@ -103,14 +112,15 @@ class NctmSolver {
   int64_t steps_done() const { return steps_; }  // over the whole schedule
 
   // T(x, z, c) for x [n, D] and n conditions, without a graph, `chunk_rows` at a time; with noise and
-  // `z` undefined, z ∼ N(0, noise_std² I) from `gen` (the solver's own generator when null).
+  // `z` undefined, z ∼ N(0, noise_std² I) from `gen` (the solver's own generator when null), drawn on the
+  // solver's device. Inputs may be on any device; computed on config().device, returned on x's device.
   Tensor transport(const Tensor& x, const Condition& condition, const Tensor& z = {}, Generator* gen = nullptr,
                    int64_t chunk_rows = 4096) const;
-  // f(y, c) [n].
+  // f(y, c) [n], on y's device.
   Tensor critic(const Tensor& y, const Condition& condition) const;
 
-  // Checkpoint (safetensors, atomic): modules, optimizer states, counters, noise generator state.
-  // load() requires the same sizes (signature); all-or-nothing.
+  // Checkpoint (safetensors, atomic): modules, optimizer states, counters, noise generator state, as host
+  // tensors. load() requires the same sizes (signature), not the same device; all-or-nothing.
   void save(const std::string& path) const;
   void load(const std::string& path);
 
@@ -124,6 +134,7 @@ class NctmSolver {
  private:
   struct Modules;
   void check_batch(const NctmBatch& batch, int64_t step, const char* phase) const;
+  Condition on_device(const Condition& condition) const;
   Var map_output(const Var& x, const Var& c, int64_t repeats, Generator& gen) const;
   std::string signature() const;
 

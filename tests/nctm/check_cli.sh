@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The nctm tool from the outside: bad flags exit 2 with a message naming the flag; a tiny gaussian run writes
-# config.json, results.json (seen / unseen / beyond with l2uvp), results.md, metrics.jsonl and a checkpoint;
-# --resume of a finished run re-scores it to the same numbers; a run resumed from a mid-run checkpoint
-# scores exactly like an uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity
-# runs write their keys, figures and the paper's ρ beside ours.
+# The nctm tool from the outside: bad flags exit 2 with a message naming the flag (--device cuda on every
+# subcommand without a usable GPU); a tiny gaussian run writes config.json, results.json (seen / unseen /
+# beyond with l2uvp, the device), results.md, metrics.jsonl and a checkpoint; --resume of a finished run
+# re-scores it to the same numbers; a run resumed from a mid-run checkpoint scores exactly like an
+# uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity runs write their keys,
+# figures and the paper's ρ beside ours.
 #   check_cli.sh NCTM_BINARY
 set -uo pipefail
 bin=$(realpath "$1")
@@ -16,7 +17,16 @@ expect 0 'conditioning' gaussian --help
 expect 2 'subcommand' --iters 5
 expect 2 'conditioning' gaussian --conditioning adain "${tiny[@]}" --iters 2 --out "$tmp/x"
 expect 2 'encoding' gaussian --encoding sinus "${tiny[@]}" --iters 2 --out "$tmp/x"
-expect 2 'device cuda' gaussian --device cuda "${tiny[@]}" --iters 2 --out "$tmp/x"
+expect 2 "--device: must be cpu, cuda or cuda:<index>, got 'tpu'" gaussian --device tpu "${tiny[@]}" --iters 2 --out "$tmp/x"
+# Without a usable GPU every subcommand refuses --device cuda[:i] before any work (a GPU machine runs it for real).
+if ! command -v nvidia-smi >/dev/null; then
+  no_cuda='--device cuda(:1)?: (this brenier was built without CUDA|no CUDA device is usable here)'
+  expect 2 "$no_cuda" gaussian --device cuda "${tiny[@]}" --iters 2 --out "$tmp/x"
+  expect 2 "$no_cuda" gaussian --device cuda:1 "${tiny[@]}" --iters 2 --out "$tmp/x"
+  expect 2 "$no_cuda" ablation --device cuda "${tiny[@]}" --iters 2 --out "$tmp/x"
+  expect 2 "$no_cuda" toy2d --device cuda "${tiny[@]:2}" --iters 2 --out "$tmp/x"
+  expect 2 "$no_cuda" sensitivity --device cuda --iters 2 --out "$tmp/x"
+fi
 expect 2 '--dims: dimension 2 is listed twice' gaussian --dims 2,2 --iters 2 --out "$tmp/x"
 expect 2 '--dims: dimensions must be >= 2, got 1' gaussian --dims 1 --iters 2 --out "$tmp/x"
 expect 2 '--dims' gaussian --dims 2,x --iters 2 --out "$tmp/x"
@@ -44,7 +54,6 @@ expect 2 '--encodings: .scalar. is listed twice' sensitivity --encodings scalar,
 expect 2 '--grid: must be >= 2' sensitivity --grid 1 --iters 2 --out "$tmp/x"
 expect 2 '--samples: must be >= 2' sensitivity --samples 0 --iters 2 --out "$tmp/x"
 expect 2 'classes' sensitivity --classes 2 --iters 2 --out "$tmp/x"
-expect 2 'device cuda' sensitivity --device cuda --iters 2 --out "$tmp/x"
 [ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
 
 scores() { grep -E '"l2uvp"' "$1/results.json"; }
@@ -56,7 +65,7 @@ for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safe
   [ -s "$run/$f" ] || fail "the run did not write $f"
 done
 for key in '"seen"' '"unseen"' '"beyond"' '"l2uvp"' '"identity_l2uvp"' '"status": "done"' '"experiment": "gaussian"' \
-  '"unseen_over_seen"' '"iters": 4' '"position_scale": 8.0'; do
+  '"unseen_over_seen"' '"iters": 4' '"position_scale": 8.0' '"device": "cpu"'; do
   grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
 done
 grep -q 'not public here' "$run/results.md" || fail "results.md does not say the paper's data are not public"

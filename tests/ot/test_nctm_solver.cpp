@@ -1,7 +1,8 @@
 // NctmSolver (ot/solvers/nctm.h): a short run on three Gaussian targets N(m_k, Σ_k), one per class of a
 // discrete condition, scored by L2-UVP against each class's closed-form Bures map and against a baseline
 // that only learned the class means; different classes really get different maps; the schedule's
-// phases; checkpoints (bit-identical continuation, noise stream included); divergence and bad input.
+// phases; checkpoints (bit-identical continuation, noise stream included); divergence and bad input; the
+// device field on the CPU (the CUDA side is tests/gpu/test_nctm_solver_gpu.cpp).
 #include <doctest/doctest.h>
 
 #include "tests/support/errors.h"
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend/device_memory.h"
 #include "engine/ops/ops.h"
 #include "ot/metrics/gaussian_w2.h"
 #include "ot/metrics/l2_uvp.h"
@@ -337,4 +339,52 @@ TEST_CASE("ot: NctmSolver validates its config, samplers and inputs") {
   CHECK(contains(error_of([&] { solver.transport(x, class_condition({0})); }), "must have n = 2 rows"));
   CHECK(contains(error_of([&] { solver.transport(x, class_condition({0, 1}), Tensor::zeros({2, 2})); }),
                  "no noise input"));
+}
+
+TEST_CASE("ot: NctmSolver's device field: CPU by default, an explicit CPU runs alike, a bad device is refused") {
+  SingleThreadScope one_thread;
+  NctmSolverConfig cfg = small_config();
+  CHECK(cfg.device == Device::cpu());
+  cfg.pretrain_steps = 1;
+  cfg.warmup_steps = 1;
+  cfg.noise_dim = 1;
+  NctmSolverConfig explicit_cpu = cfg;
+  explicit_cpu.device = Device::cpu();
+  NctmSolver a(cfg), b(explicit_cpu);
+  Generator data_a(6), data_b(6);
+  const NctmSampler sa = class_sampler(data_a, 8), sb = class_sampler(data_b, 8);
+  for (int i = 0; i < 3; ++i) {
+    const NctmStepStats x = a.train_step(sa), y = b.train_step(sb);
+    CHECK(x.map_loss == y.map_loss);
+    CHECK(x.critic_loss == y.critic_loss);
+  }
+  const Tensor x = Generator(8).normal({16, 2}, 0, 1, DType::F64);
+  const Condition c = class_condition({0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0});
+  const Tensor z = Generator(9).normal({16, 1}, 0, 0.1, DType::F64);
+  const Tensor mapped = b.transport(x, c, z);
+  CHECK(mapped.device() == Device::cpu());
+  CHECK(max_abs_diff(a.transport(x, c, z), mapped) == 0.0);
+  CHECK(b.critic(x, c).device() == Device::cpu());
+
+  // The explicit-CPU checkpoint holds host tensors and resumes in a default-config solver, bit for bit.
+  const std::filesystem::path path = std::filesystem::temp_directory_path() / "brenier_nctm_device_test.safetensors";
+  b.save(path.string());
+  NctmSolver resumed(cfg);
+  resumed.load(path.string());
+  std::filesystem::remove(path);
+  CHECK(resumed.steps_done() == 3);
+  CHECK(max_abs_diff(resumed.transport(x, c, z), mapped) == 0.0);
+  Generator data_c = data_b;
+  const NctmSampler sc = class_sampler(data_c, 8);
+  CHECK(resumed.train_step(sc).map_loss == b.train_step(sb).map_loss);
+
+  // A device this machine cannot use is refused naming the field: an out-of-range index in any build, and
+  // CUDA itself without a usable GPU (the GPU case is tests/gpu/test_nctm_solver_gpu.cpp).
+  NctmSolverConfig bad = cfg;
+  bad.device = Device::cuda(99);
+  CHECK(contains(error_of([&] { NctmSolver s(bad); }), "NctmSolver: config 'device' is cuda:99, which is not usable"));
+  if (!backend::cuda_available()) {
+    bad.device = Device::cuda(0);
+    CHECK(contains(error_of([&] { NctmSolver s(bad); }), "NctmSolver: config 'device' is cuda:0, which is not usable"));
+  }
 }

@@ -79,7 +79,7 @@ void write_results(const fs::path& out, const CommonOptions& opt, const std::vec
 
 int run_ablation(const AblationOptions& options) {
   CommonOptions opt = options.common;
-  validate_common(opt, kExperiment);
+  validate_common(opt);
   BRENIER_CHECK(opt.dims.size() == 1, "--dims: the ablation runs at one dimension, got {}", opt.dims.size());
   if (opt.out.empty()) opt.out = tools::make_run_dir("runs", "nctm", kExperiment);
   const nlohmann::json options_j = common_json(opt);

@@ -14,6 +14,7 @@
 #include "engine/ops/ops.h"
 #include "ot/metrics/gaussian_w2.h"
 #include "ot/metrics/l2_uvp.h"
+#include "tools/common/device_flag.h"
 #include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/common/cli.h"
@@ -118,12 +119,8 @@ Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset) {
   return gen;
 }
 
-void validate_common(const CommonOptions& opt, const char* experiment, int64_t min_dim) {
-  BRENIER_CHECK(opt.device == "cpu" || opt.device == "cuda", "--device: must be cpu or cuda, got '{}'", opt.device);
-  BRENIER_CHECK(opt.device == "cpu",
-                "--device cuda: brenier's CUDA backend has not yet run on a GPU, so nctm {} runs on the CPU only; use "
-                "--device cpu",
-                experiment);
+void validate_common(const CommonOptions& opt, int64_t min_dim) {
+  tools::parse_device_flag(opt.device);  // cuda needs a CUDA build and a GPU here, before any work starts
   BRENIER_CHECK(!opt.dims.empty(), "--dims: give at least one dimension");
   for (size_t i = 0; i < opt.dims.size(); ++i) {
     BRENIER_CHECK(opt.dims[i] >= min_dim, "--dims: dimensions must be >= {}, got {}", min_dim, opt.dims[i]);
@@ -198,6 +195,7 @@ ot::NctmSolverConfig solver_config(const CommonOptions& opt, int64_t dim) {
   c.warmup_steps = opt.warmup_steps;
   c.critic_magnitude = opt.critic_magnitude;
   c.seed = opt.seed;
+  c.device = tools::parse_device_flag(opt.device);
   return c;
 }
 

@@ -67,7 +67,7 @@ void write_results(const fs::path& out, const CommonOptions& opt, const std::vec
 
 int run_gaussian(const CommonOptions& options) {
   CommonOptions opt = options;
-  validate_common(opt, kExperiment);
+  validate_common(opt);
   if (opt.out.empty()) opt.out = tools::make_run_dir("runs", "nctm", kExperiment);
   const nlohmann::json options_j = common_json(opt);
   prepare_run_folder(opt, opt.out, options_j,

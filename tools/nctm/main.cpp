@@ -6,6 +6,7 @@
 //   nctm ablation --dim 8 --out runs/a [--iters 2000] [--resume]
 //   nctm toy2d --out runs/t [--datasets swiss-roll,8g] [--classes 3] [--eval-samples 512] [--resume]
 //   nctm sensitivity --out runs/s [--encodings positional,scalar] [--grid 16] [--samples 16384] [--resume]
+// Every subcommand takes --device cpu|cuda[:i] (recorded in config.json and results.json under "options").
 //
 // This file only parses the command line; the work is in gaussian.cpp, ablation.cpp, toy2d.cpp,
 // sensitivity.cpp and common.cpp.
@@ -50,7 +51,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
       ->capture_default_str();
   cmd->add_option("--out", out_text, "run folder (default: runs/nctm/<experiment>/<timestamp>)");
   cmd->add_flag("--resume", opt.resume, "continue the run in --out from its checkpoints (finished runs are re-scored)");
-  cmd->add_option("--device", opt.device, "cpu, or cuda (refused until the CUDA backend has run on a GPU)")
+  cmd->add_option("--device", opt.device, "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU)")
       ->capture_default_str();
   cmd->add_option("--checkpoint-every", opt.checkpoint_every, "steps between checkpoints and metrics.jsonl records")
       ->capture_default_str();

@@ -245,7 +245,7 @@ int run_sensitivity(const SensitivityOptions& options) {
   SensitivityOptions o = options;
   CommonOptions& opt = o.common;
   opt.dims = {1};
-  validate_common(opt, kExperiment, /*min_dim=*/1);
+  validate_common(opt, /*min_dim=*/1);
   BRENIER_CHECK(o.grid >= 2, "--grid: must be >= 2 conditioning values, got {}", o.grid);
   BRENIER_CHECK(o.samples >= 2, "--samples: must be >= 2, got {}", o.samples);
   BRENIER_CHECK(!o.encodings.empty(), "--encodings: give at least one of positional, scalar, fourier");

@@ -99,8 +99,9 @@ std::vector<double> beyond_s();
 enum class Stream : uint64_t { World = 0, Training = 1, Evaluation = 2 };
 Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset = 0);
 
-// Throws naming the flag for any bad option; dimensions must be >= min_dim.
-void validate_common(const CommonOptions& opt, const char* experiment, int64_t min_dim = 2);
+// Throws naming the flag for any bad option; dimensions must be >= min_dim. --device cuda[:i] needs a CUDA
+// build and that GPU here (tools/common/device_flag.h).
+void validate_common(const CommonOptions& opt, int64_t min_dim = 2);
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment);
 nlohmann::json common_json(const CommonOptions& opt);

@@ -200,7 +200,7 @@ int run_toy2d(const Toy2dOptions& options) {
   Toy2dOptions o = options;
   CommonOptions& opt = o.common;
   opt.dims = {2};
-  validate_common(opt, kExperiment);
+  validate_common(opt);
   BRENIER_CHECK(!o.datasets.empty(), "--datasets: give at least one of swiss-roll, 8g");
   for (size_t i = 0; i < o.datasets.size(); ++i) {
     const std::string& d = o.datasets[i];

@@ -8,6 +8,7 @@
 #include "engine/nn/functional.h"
 #include "engine/nn/init.h"
 #include "engine/ops/ops.h"
+#include "ot/layers/point_cloud_transformer.h"
 
 namespace brenier::ot {
 namespace {
@@ -192,11 +193,33 @@ Var HyperDenseIcnn::flat_parameters(const Var& context) const {
   return net_->forward(context);
 }
 
-DenseIcnnWeights HyperDenseIcnn::generate(const Var& context) const {
-  DenseIcnnWeights w = split_icnn_parameters(flat_parameters(context), layout_);
+Var HyperDenseIcnn::flat_parameters_from_points(const Var& features, const Var& weights) const {
+  BRENIER_CHECK(features.defined() && features.dtype() == dtype_ && features.dim() == 3 &&
+                    features.size(2) == config_.context_dim,
+                "HyperDenseIcnn: argument 'features' must be {} [B, n, {}] (one embedding row per point), got {}",
+                dtype_name(dtype_), config_.context_dim, describe(features));
+  // Hidden layers per point ([B, n, ·] through linear), then pool, then the output layer once per set.
+  Var h = features;
+  const size_t last = net_->num_layers() - 1;
+  for (size_t i = 0; i < last; ++i) h = relu(net_->layer(i).forward(h));
+  return net_->layer(last).forward(weighted_mean_pool(h, weights));
+}
+
+namespace {
+DenseIcnnWeights convexified(const Var& flat, const HyperIcnnLayout& layout, bool nonnegative_final_layer) {
+  DenseIcnnWeights w = split_icnn_parameters(flat, layout);
   for (Var& u : w.convex) u = relu(u);
-  if (config_.nonnegative_final_layer) w.final_layer = relu(w.final_layer);
+  if (nonnegative_final_layer) w.final_layer = relu(w.final_layer);
   return w;
+}
+}  // namespace
+
+DenseIcnnWeights HyperDenseIcnn::generate(const Var& context) const {
+  return convexified(flat_parameters(context), layout_, config_.nonnegative_final_layer);
+}
+
+DenseIcnnWeights HyperDenseIcnn::generate_from_points(const Var& features, const Var& weights) const {
+  return convexified(flat_parameters_from_points(features, weights), layout_, config_.nonnegative_final_layer);
 }
 
 }  // namespace brenier::ot

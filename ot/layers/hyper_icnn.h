@@ -23,8 +23,15 @@
 // as the benchmark's convexify() does, which makes every generated ψ convex (and (1 + s)-strongly
 // convex); false reproduces the code.
 //
-// The reference pools after the hypernet's per-point hidden layers (§1.2); this one takes the
-// already-pooled context (paper §III-B), so the MLP runs once per distribution, not once per point.
+// Where the set is pooled. generate(context) takes an already-pooled context vector per distribution
+// (paper §III-B), so the MLP runs once per distribution. generate_from_points(features, weights) is the
+// reference code's order (§1.2): the hidden layers run on every point's embedding, their last output is
+// mean-pooled (weighted), and only the output layer sees the pooled vector:
+//   θ = W_o · Σ_i w_i h_i + b_o,   h_i = hidden layers(e_i)
+// (the reference writes mean_i(W_o h_i + b_o), the same by linearity). The pooled summary is then a
+// mean of nonlinear features of the points rather than a mean of the embedding itself — richer when the
+// embedding is narrow (width D; at D = 2 a post-LN embedding row carries about one bit, see
+// point_cloud_transformer.h).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -81,6 +88,10 @@ class HyperDenseIcnn : public nn::Module {
   DenseIcnnWeights generate(const Var& context) const;
   // The flat hypernet output θ [B, P] before splitting and ReLU.
   Var flat_parameters(const Var& context) const;
+  // The reference's order (see the top of this file): per-point features [B, n, context_dim] and their
+  // weights [B, n] (≥ 0, Σ = 1 per set, 0 = padding, as the embedding's) → the weights of B ICNNs.
+  DenseIcnnWeights generate_from_points(const Var& features, const Var& weights) const;
+  Var flat_parameters_from_points(const Var& features, const Var& weights) const;
 
   Var potential(const Var& x, const DenseIcnnWeights& weights) const {
     return hyper_icnn_potential(x, weights, config_.strong_convexity);

@@ -132,6 +132,17 @@ const char* name(ContextModel model) {
   return "?";
 }
 
+HypernetPooling parse_hypernet_pooling(std::string_view name) {
+  if (name == "before") return HypernetPooling::BeforeHypernet;
+  if (name == "after-hidden") return HypernetPooling::AfterHidden;
+  throw Error(fmt::format("parse_hypernet_pooling: argument 'name' must be one of before, after-hidden, got '{}'",
+                          name));
+}
+
+const char* name(HypernetPooling pooling) {
+  return pooling == HypernetPooling::AfterHidden ? "after-hidden" : "before";
+}
+
 std::vector<int64_t> gm_prediction_hidden(int64_t dim) {
   if (dim == 32) return {64, 128, 128, 64};
   return {64, 64, 32};
@@ -153,6 +164,9 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   config_.embedding.dim = config_.dim;
 
   const ContextModel model = config_.context_model;
+  BRENIER_CHECK(config_.pooling == HypernetPooling::BeforeHypernet || model == ContextModel::Transformer,
+                "{}: config 'pooling' after-hidden needs per-point features, i.e. context_model transformer, got {}",
+                op, name(model));
   if (model == ContextModel::FlattenedSample)
     BRENIER_CHECK(config_.meta_ot_points >= 1 && config_.meta_ot_context_dim >= 1,
                   "{}: config 'meta_ot_points' and 'meta_ot_context_dim' must be >= 1, got {} and {}", op,
@@ -236,6 +250,13 @@ Var HotetSolver::context(bool inverse, const Var& points, const Var& weights) co
   return (inverse ? m_->embed_y : m_->embed_x)->embed(points, weights);
 }
 
+DenseIcnnWeights HotetSolver::generated(bool inverse, const Var& points, const Var& weights) const {
+  const HyperDenseIcnn& hypernet = inverse ? *m_->psi_bar : *m_->psi;
+  if (config_.pooling == HypernetPooling::AfterHidden)  // the reference's order (hyper_icnn.h)
+    return hypernet.generate_from_points((inverse ? m_->embed_y : m_->embed_x)->forward(points, weights), weights);
+  return hypernet.generate(context(inverse, points, weights));
+}
+
 Tensor HotetSolver::checked_batch(const Tensor& t, const char* which, int64_t step_number) const {
   BRENIER_CHECK(t.defined() && is_floating(t.dtype()) && t.dim() == 3 && t.size(0) >= 1 && t.size(1) >= 1 &&
                     t.size(2) == config_.dim,
@@ -278,7 +299,7 @@ int64_t HotetSolver::pretrain(const std::function<Tensor()>& points, double tole
       {
         autograd::Tape tape;
         Var xv(x);
-        const DenseIcnnWeights w = m_->psi->generate(context(false, xv, uniform_weights(x)));
+        const DenseIcnnWeights w = generated(false, xv, uniform_weights(x));
         Var loss = mean(square(m_->psi->map(xv, w, /*create_graph=*/true) - xv));
         mse = loss.item();
         if (mse < tolerance) break;  // as upstream: the loss before the step decides
@@ -306,9 +327,9 @@ HotetStepStats HotetSolver::step_mmb(const Tensor& x, const Tensor& y, int64_t s
     autograd::Tape tape;
     Var xv(x), yv(y);
     Var wx = uniform_weights(x), wy = uniform_weights(y);
-    const DenseIcnnWeights w = m_->psi->generate(context(false, xv, wx));
-    const DenseIcnnWeights w_bar = m_->psi_bar->generate(
-        config_.inverse_context == ContextFrom::Source ? context(true, xv, wx) : context(true, yv, wy));
+    const DenseIcnnWeights w = generated(false, xv, wx);
+    const DenseIcnnWeights w_bar =
+        config_.inverse_context == ContextFrom::Source ? generated(true, xv, wx) : generated(true, yv, wy);
     BatchedMmb forward = batched_mmb_objective(m_->psi->potential(xv, w), x, y);
     BatchedMmb inverse = batched_mmb_objective(m_->psi_bar->potential(yv, w_bar), y, x);
     Var loss = 0.5 * (forward.loss + inverse.loss);
@@ -330,9 +351,8 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
   const Var xv(x);
   const Var wx = uniform_weights(x);
   auto inverse_weights = [&](const Tensor& targets) {
-    if (config_.inverse_context == ContextFrom::Source) return m_->psi_bar->generate(context(true, xv, wx));
-    return m_->psi_bar->generate(
-        context(true, Var(targets), uniform_weights(targets)));
+    if (config_.inverse_context == ContextFrom::Source) return generated(true, xv, wx);
+    return generated(true, Var(targets), uniform_weights(targets));
   };
   try {
     // Outer step on (H, E_x) against the fixed inverse map Ŷ = ∇ψ̄(Y).
@@ -349,7 +369,7 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
     adam_->zero_grad();
     {
       autograd::Tape tape;
-      const DenseIcnnWeights w = m_->psi->generate(context(false, xv, wx));
+      const DenseIcnnWeights w = generated(false, xv, wx);
       Var loss = mean(m_->psi->potential(xv, w)) - mean(m_->psi->potential(Var(y_inv), w));
       stats.loss = loss.item();
       {
@@ -367,7 +387,7 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
     DenseIcnnWeights w_frozen;
     {
       NoGradGuard no_grad;
-      w_frozen = detach(m_->psi->generate(context(false, xv, wx)));
+      w_frozen = detach(generated(false, xv, wx));
     }
     for (int64_t k = 0; k < config_.inner_iters; ++k) {
       const Tensor y_k = checked_batch(fresh(), "fresh target", step_number);
@@ -379,8 +399,8 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
         Var yk(y_k);
         const DenseIcnnWeights w_bar =
             config_.inverse_context == ContextFrom::Source
-                ? m_->psi_bar->generate(context(true, xv, wx))
-                : m_->psi_bar->generate(context(true, yk, uniform_weights(y_k)));
+                ? generated(true, xv, wx)
+                : generated(true, yk, uniform_weights(y_k));
         Var mapped = m_->psi_bar->map(yk, w_bar, /*create_graph=*/true);  // ∇ψ̄(Y'), differentiable
         Var loss = mean(m_->psi->potential(mapped, w_frozen) - sum(mapped * yk, {2}));
         stats.conjugate_loss = loss.item();
@@ -408,9 +428,10 @@ HotetStepStats HotetSolver::step_w2gn(const Tensor& x, const Tensor& y, int64_t 
     autograd::Tape tape;
     Var xv(x), yv(y);
     const Var wx = uniform_weights(x);
-    const DenseIcnnWeights w = m_->psi->generate(context(false, xv, wx));
-    const DenseIcnnWeights w_bar = m_->psi_bar->generate(
-        config_.inverse_context == ContextFrom::Source ? context(true, xv, wx) : context(true, yv, uniform_weights(y)));
+    const DenseIcnnWeights w = generated(false, xv, wx);
+    const DenseIcnnWeights w_bar = config_.inverse_context == ContextFrom::Source
+                                       ? generated(true, xv, wx)
+                                       : generated(true, yv, uniform_weights(y));
     Var y_push = m_->psi_bar->map(yv, w_bar, /*create_graph=*/true);  // ∇ψ̄(Y), differentiable for the cycle
     const Var y_fixed(y_push.data());
     Var potential_loss = mean(m_->psi->potential(xv, w)) - mean(m_->psi->potential(y_fixed, w));
@@ -486,14 +507,14 @@ HotetMaps HotetSolver::predict(const Tensor& sources, const Tensor& weights, con
   HotetMaps maps;
   maps.strong_convexity = config_.strong_convexity;
   const Var xv(x), wv(w);
-  maps.forward = detach(m_->psi->generate(context(false, xv, wv)));
+  maps.forward = detach(generated(false, xv, wv));
   if (need_targets) {
     const Tensor t = (targets.dim() == 2 ? targets.reshape({1, targets.size(0), targets.size(1)}) : targets)
                          .to(config_.dtype)
                          .to(config_.device);
-    maps.inverse = detach(m_->psi_bar->generate(context(true, Var(t), uniform_weights(t))));
+    maps.inverse = detach(generated(true, Var(t), uniform_weights(t)));
   } else {
-    maps.inverse = detach(m_->psi_bar->generate(context(true, xv, wv)));
+    maps.inverse = detach(generated(true, xv, wv));
   }
   return maps;
 }

@@ -68,6 +68,15 @@ enum class ContextModel { Transformer, Constant, FlattenedSample };
 ContextModel parse_context_model(std::string_view name);
 const char* name(ContextModel model);
 
+// Where a set is pooled for the hypernetworks (hyper_icnn.h): BeforeHypernet pools the embedding into one
+// context vector, then the whole hypernet MLP runs on it (paper §III-B); AfterHidden runs the hypernet's
+// hidden layers on every point's embedding and pools their output (the reference code, spec §1.2).
+// AfterHidden needs per-point features, so only the Transformer context has it.
+enum class HypernetPooling { BeforeHypernet, AfterHidden };
+// "before" | "after-hidden"; anything else throws, listing the choices.
+HypernetPooling parse_hypernet_pooling(std::string_view name);
+const char* name(HypernetPooling pooling);
+
 struct HotetSolverConfig {
   HotetMethod method = HotetMethod::MMB;
   int64_t dim = 2;
@@ -85,6 +94,7 @@ struct HotetSolverConfig {
   // The embedding; its dim is set to `dim`. Defaults = the reference's Transformer_X (§1.3).
   PointCloudTransformerConfig embedding;
   ContextModel context_model = ContextModel::Transformer;
+  HypernetPooling pooling = HypernetPooling::BeforeHypernet;  // the paper's text (§III-B); see the enum
   // Meta OT baseline (FlattenedSample): points per set it reads (every batch must hold at least this many;
   // the GM runs' smallest batch is 64, §1.6) and its context width (COND_IN_SIZE 32 in HOTET's configs, §1.3).
   int64_t meta_ot_points = 64;
@@ -156,6 +166,9 @@ class HotetSolver {
  private:
   struct Modules;
   Var context(bool inverse, const Var& points, const Var& weights) const;
+  // The generated ICNN weights of ψ (or ψ̄ when `inverse`) for the sets `points` [B, n, D], pooled as
+  // config().pooling says.
+  DenseIcnnWeights generated(bool inverse, const Var& points, const Var& weights) const;
   Tensor checked_batch(const Tensor& t, const char* which, int64_t step_number) const;
   double set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number, const char* what);
   HotetStepStats step_mmb(const Tensor& x, const Tensor& y, int64_t step_number);

@@ -75,6 +75,24 @@ grep -q '"resumed": true' "$tmp/split/results.json" || fail "the resumed run doe
 [ "$(scores "$tmp/straight")" = "$(scores "$tmp/split")" ] ||
   fail "a run resumed at step 5 scored"$'\n'"$(scores "$tmp/split")"$'\n'"an uninterrupted one"$'\n'"$(scores "$tmp/straight")"
 
+# --pooling: the reference's order (after the hypernet's hidden layers) runs and is a --resume key; a run
+# written before the option existed (no "pooling" in config.json) resumes as "before".
+expect 2 "--pooling: must be before or after-hidden, got 'max'" gm-predict "${tiny[@]}" --iters 3 --pooling max --out "$tmp/x"
+expect 2 '--pooling: after-hidden pools per-point embeddings, so it needs --context transformer' \
+  gm-predict "${tiny[@]}" --iters 3 --pooling after-hidden --no-embedding --out "$tmp/x"
+expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 3 --pooling after-hidden --out "$tmp/after"
+grep -q '"pooling": "after-hidden"' "$tmp/after/config.json" || fail "config.json does not record --pooling"
+expect 2 'used pooling "after-hidden"' gm-predict "${tiny[@]}" --iters 3 --out "$tmp/after" --resume
+python3 - "$run/config.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+config = json.load(open(path))
+del config["options"]["pooling"]
+json.dump(config, open(path, "w"))
+PY
+expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run" --resume
+[ "$(scores "$run")" = "$first" ] || fail "a pre-pooling run resumed and re-scored as"$'\n'"$(scores "$run")"
+
 # The ablation runs and says so.
 expect 0 '' gm-predict "${tiny[@]}" --iters 3 --no-embedding --out "$tmp/noemb"
 grep -q 'without embedding' "$tmp/noemb/results.md" || fail "results.md of --no-embedding does not say so"

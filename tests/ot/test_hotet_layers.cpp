@@ -483,6 +483,56 @@ TEST_CASE("hotet: generating for B distributions at once equals generating for e
   CHECK(spread > 1e-2);
 }
 
+TEST_CASE("hotet: pooling after the hypernet's hidden layers is the reference's mean of per-point outputs") {
+  // The reference (§1.2) runs the whole hypernet on every point's embedding and averages the outputs:
+  // θ = mean_i H(e_i). generate_from_points pools after the hidden layers instead; by linearity of the
+  // output layer it must equal the (weighted) mean of H applied to each point alone.
+  Generator gen(53);
+  HyperDenseIcnnConfig config;
+  config.dim = 2;
+  config.context_dim = 3;
+  config.icnn_hidden = {6, 4};
+  config.hyper_hidden = {7, 5};
+  config.init_std = 0.4;  // order-1 hidden activations, so that pooling before the ReLUs would differ
+  HyperDenseIcnn net(config, gen, DType::F64);
+  const int64_t batch = 2, n = 4;
+  const Var features(gen.normal({batch, n, 3}, 0.0, 1.0, DType::F64));
+  const Vec w = {0.1, 0.2, 0.3, 0.4, 0.25, 0.25, 0.5, 0.0};  // set 1's last point is padding
+  const Var weights = f64(w, {batch, n});
+  const Vec pooled = values(net.flat_parameters_from_points(features, weights));
+  const int64_t p = net.layout().num_parameters();
+  REQUIRE(static_cast<int64_t>(pooled.size()) == batch * p);
+  // Reference: each point alone through the whole hypernet, then the weighted mean.
+  const Vec per_point = values(net.flat_parameters(reshape(features, {batch * n, 3})));  // [B·n, P]
+  Vec reference(batch * p, 0.0);
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t k = 0; k < p; ++k) reference[b * p + k] += w[b * n + i] * per_point[(b * n + i) * p + k];
+  CHECK(max_abs_diff(pooled, reference) < 1e-12);
+  // Negative control: pooling the embedding first (generate's order) gives other parameters.
+  const Vec before = values(net.flat_parameters(weighted_mean_pool(features, weights)));
+  CHECK(max_abs_diff(pooled, before) > 1e-3);
+
+  // A padded point is excluded even when its features are not finite; point order does not matter.
+  Vec f = features.data().to_vector<double>();
+  for (int64_t c = 0; c < 3; ++c) f[(1 * n + 3) * 3 + c] = std::nan("");
+  const Vec with_nan = values(net.flat_parameters_from_points(f64(f, {batch, n, 3}), weights));
+  CHECK(max_abs_diff(with_nan, pooled) < 1e-12);
+  Vec f_perm = features.data().to_vector<double>(), w_perm = w;
+  for (int64_t c = 0; c < 3; ++c) std::swap(f_perm[0 * 3 + c], f_perm[2 * 3 + c]);  // set 0: points 0 ↔ 2
+  std::swap(w_perm[0], w_perm[2]);
+  const Vec permuted = values(net.flat_parameters_from_points(f64(f_perm, {batch, n, 3}), f64(w_perm, {batch, n})));
+  CHECK(max_abs_diff(permuted, pooled) < 1e-12);
+
+  // The generated weights are the split of those parameters with the convex layers ReLU'd, as generate's.
+  const DenseIcnnWeights from_points = net.generate_from_points(features, weights);
+  CHECK(values(from_points.convex[0]) == values(relu(split_icnn_parameters(
+                                             net.flat_parameters_from_points(features, weights), net.layout())
+                                                         .convex[0])));
+  CHECK(contains(error_of([&] { net.generate_from_points(reshape(features, {batch * n, 3}), weights); }),
+                 "HyperDenseIcnn: argument 'features' must be f64 [B, n, 3] (one embedding row per point)"));
+}
+
 TEST_CASE("hotet: at initialization every generated map is the identity up to a bound from the weights") {
   // Embedding → context → ICNN, the whole HOTET pipeline at its §1.2 init, on §1.5's pre-training data
   // x ~ N(0, 3²). With every generated weight |θ| ≤ ε, points |x|∞ ≤ X and celu' ∈ (0, 1]:

@@ -6,6 +6,7 @@
 
 #include "tests/support/errors.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -313,6 +314,44 @@ TEST_CASE("HOTET bad configuration and arguments") {
   CHECK(solver.pretrain([&] { return gen.normal({1, 128, 2}, 0.0, 3.0); }) <= 2);
   solver.step(gen.normal({2, 8, 2}), gen.normal({2, 8, 2}));
   CHECK(has(error_of([&] { solver.pretrain([&] { return gen.normal({1, 128, 2}); }); }), "before training"));
+}
+
+TEST_CASE("HOTET pooling after the hypernet's hidden layers (the reference's order)") {
+  // With every point of a set equal, the embedding rows are equal, so pooling before or after the
+  // hypernet's hidden layers gives the same parameters: the two solvers (same seed, same initial
+  // weights) must predict the same maps. On real sets the orders differ, and a step trains.
+  HotetSolverConfig before = small_config(), after = small_config();
+  after.pooling = HypernetPooling::AfterHidden;
+  HotetSolver pool_before(before), pool_after(after);
+  Generator gen(9);
+  const Tensor point = gen.normal({2, 1, 2}, 0.0, 2.0);
+  const Tensor constant_sets = broadcast_to(Var(point), {2, 16, 2}).data();
+  const Tensor probe = gen.normal({2, 32, 2});
+  auto moved = [&](const HotetSolver& s, const Tensor& sets) {
+    return s.predict(sets).transport(probe).to_vector<float>();
+  };
+  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
+    return m;
+  };
+  CHECK(max_diff(moved(pool_before, constant_sets), moved(pool_after, constant_sets)) < 1e-5);
+  // Init maps are near the identity; train both a few steps so the orders' difference shows on spread sets.
+  for (int s = 0; s < 20; ++s) {
+    const Tensor x = gen.normal({2, 32, 2}, 0.0, 1.5), y = gen.normal({2, 32, 2}, 1.0, 0.5);
+    CHECK(std::isfinite(pool_before.step(x, y).loss));
+    const HotetStepStats stats = pool_after.step(x, y);
+    CHECK(std::isfinite(stats.loss));
+    CHECK(stats.grad_norm > 0);
+  }
+  const Tensor spread_sets = gen.normal({2, 16, 2}, 0.0, 2.0);
+  CHECK(max_diff(moved(pool_before, spread_sets), moved(pool_after, spread_sets)) > 1e-4);
+  CHECK(parse_hypernet_pooling("after-hidden") == HypernetPooling::AfterHidden);
+  CHECK(has(error_of([] { parse_hypernet_pooling("max"); }), "one of before, after-hidden"));
+  HotetSolverConfig constant = small_config();
+  constant.context_model = ContextModel::Constant;
+  constant.pooling = HypernetPooling::AfterHidden;
+  CHECK(has(error_of([&] { HotetSolver s(constant); }), "config 'pooling' after-hidden needs per-point features"));
 }
 
 TEST_CASE("HOTET's Meta OT context reads a fixed-size, ordered sample and trains like the others") {

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 void prepare_run_folder(const std::string& tool, const std::string& experiment, const fs::path& out, bool resume,
                         const nlohmann::json& options, const std::vector<std::string>& keys,
-                        const std::vector<std::string>& subfolders) {
+                        const std::vector<std::string>& subfolders, const nlohmann::json& added_options) {
   const fs::path config_file = out / "config.json";
   if (!resume) {
     BRENIER_CHECK(!fs::exists(config_file),
@@ -35,7 +35,9 @@ void prepare_run_folder(const std::string& tool, const std::string& experiment, 
     }
     BRENIER_CHECK(previous.value("experiment", "") == experiment, "--resume: the run in '{}' is a '{}' run, not '{}'",
                   out.string(), previous.value("experiment", "?"), experiment);
-    const nlohmann::json before = previous.value("options", nlohmann::json::object());
+    nlohmann::json before = previous.value("options", nlohmann::json::object());
+    for (const auto& [key, value] : added_options.items())
+      if (!before.contains(key)) before[key] = value;
     for (const std::string& key : keys)
       BRENIER_CHECK(before.contains(key) && before[key] == options[key],
                     "--resume: the run in '{}' used {} {}, but this command asks for {}; resume with the same value",

@@ -13,8 +13,11 @@ namespace brenier::tools {
 // Checks `out` for a fresh run (no config.json) or, with `resume`, for a `tool` run of `experiment` whose
 // config.json "options" equal `options` on every key of `keys`; throws brenier::Error naming --out /
 // --resume otherwise. Then creates `out` and its `subfolders` (e.g. "checkpoints", "figures").
+// `added_options` holds options introduced after older runs were written, with the value those runs had
+// implicitly: a key missing from an older config.json is compared as that value, so the old run resumes.
 void prepare_run_folder(const std::string& tool, const std::string& experiment, const std::filesystem::path& out,
                         bool resume, const nlohmann::json& options, const std::vector<std::string>& keys,
-                        const std::vector<std::string>& subfolders = {"checkpoints"});
+                        const std::vector<std::string>& subfolders = {"checkpoints"},
+                        const nlohmann::json& added_options = nlohmann::json::object());
 
 }  // namespace brenier::tools

@@ -50,6 +50,8 @@ int run_ablation(const GmOptions& options) {
   for (const char* context : kContexts) {
     GmOptions o = options;
     o.context = context;
+    // --pooling concerns the transformer's per-point embeddings; the other contexts have none.
+    if (o.context != "transformer") o.common.pooling = "before";
     o.common.out = out / context;
     // A context whose run folder does not exist yet starts fresh even under --resume.
     o.common.resume = options.common.resume && fs::exists(o.common.out / "config.json");

@@ -55,12 +55,19 @@ void validate_common(const CommonOptions& opt) {
     BRENIER_CHECK(opt.embed_heads == 0 || width % opt.embed_heads == 0,
                   "--embed-heads: {} does not divide the embedding width {} (dim {})", opt.embed_heads, width, d);
   }
+  try {
+    ot::parse_hypernet_pooling(opt.pooling);
+  } catch (const Error&) {
+    throw Error(fmt::format("--pooling: must be before or after-hidden, got '{}'", opt.pooling));
+  }
   BRENIER_CHECK(!opt.resume || !opt.out.empty(), "--resume: needs --out, the folder of the run to continue");
 }
 
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment) {
-  tools::prepare_run_folder("hotet", experiment, out, opt.resume, options_json, keys, {"checkpoints"});
+  // "pooling" came after the first runs; those pooled before the hypernetwork.
+  tools::prepare_run_folder("hotet", experiment, out, opt.resume, options_json, keys, {"checkpoints"},
+                            {{"pooling", "before"}});
 }
 
 double recorded_seconds(const fs::path& metrics, int64_t dim, int64_t step) {
@@ -90,6 +97,7 @@ nlohmann::json common_json(const CommonOptions& opt) {
           {"embed_width", opt.embed_width},
           {"embed_heads", opt.embed_heads},
           {"embed_layers", opt.embed_layers},
+          {"pooling", opt.pooling},
           {"inner_iters", opt.inner_iters}};
 }
 
@@ -100,6 +108,7 @@ ot::HotetSolverConfig base_solver_config(const CommonOptions& opt, int64_t dim) 
   c.embedding.model_dim = opt.embed_width;
   c.embedding.num_heads = opt.embed_heads;
   c.embedding.num_layers = opt.embed_layers;
+  c.pooling = ot::parse_hypernet_pooling(opt.pooling);
   c.inner_iters = opt.inner_iters;
   c.seed = opt.seed;
   c.device = tools::parse_device_flag(opt.device);

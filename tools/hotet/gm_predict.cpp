@@ -401,6 +401,9 @@ int run_gm_predict(const GmOptions& options) {
   BRENIER_CHECK(opt.eval_train_sources >= 1, "--eval-train-sources: must be >= 1, got {}", opt.eval_train_sources);
   ot::parse_hotet_method(opt.common.method);
   ot::parse_context_model(opt.context);
+  BRENIER_CHECK(opt.common.pooling == "before" || opt.context == "transformer",
+                "--pooling: after-hidden pools per-point embeddings, so it needs --context transformer, got --context {}",
+                opt.context);
   if (opt.context == "meta-ot") {
     const int64_t points = ot::HotetSolverConfig{}.meta_ot_points;
     BRENIER_CHECK(opt.batch == 0 || opt.batch >= points,
@@ -415,7 +418,7 @@ int run_gm_predict(const GmOptions& options) {
   const nlohmann::json options_j = options_json(opt);
   prepare_run_folder(opt.common, out, options_j,
                      {"method", "seed", "batch", "per_step", "train_sources", "test_sources", "no_embedding", "context",
-                      "pretrain", "embed_width", "embed_heads", "embed_layers", "inner_iters"},
+                      "pretrain", "embed_width", "embed_heads", "embed_layers", "pooling", "inner_iters"},
                      kExperiment);
   tools::write_json(out / "config.json", {{"tool", "hotet"}, {"experiment", kExperiment}, {"options", options_j}});
 

@@ -43,6 +43,11 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
   cmd->add_option("--embed-heads", opt.embed_heads, "attention heads; 0: one per channel, as the reference (§1.3)")
       ->capture_default_str();
   cmd->add_option("--embed-layers", opt.embed_layers, "transformer blocks (§1.3: 6)")->capture_default_str();
+  cmd->add_option("--pooling", opt.pooling,
+                  "where the hypernetworks pool a set: before (the pooled embedding enters the hypernet, paper "
+                  "§III-B) or after-hidden (the hypernet's hidden layers run per point and their output is pooled, "
+                  "the reference code, spec §1.2); transformer context only")
+      ->capture_default_str();
   cmd->add_option("--inner-iters", opt.inner_iters, "MMv2 inner steps on the inverse potential (§1.4: 20)")
       ->capture_default_str();
   cmd->add_option("--checkpoint-every", opt.checkpoint_every,

@@ -40,6 +40,9 @@ struct CommonOptions {
   int64_t embed_width = 0;   // model_dim
   int64_t embed_heads = 0;   // 0: one head per channel (nhead = D)
   int64_t embed_layers = 6;  // §1.3
+  // Where the hypernetworks pool a set (ot::HypernetPooling): "before" (paper §III-B) or "after-hidden" (the
+  // reference code, §1.2). Transformer context only.
+  std::string pooling = "before";
   int64_t inner_iters = 20;  // MMv2 (§1.4)
   int64_t checkpoint_every = kCheckpointEvery;
 };

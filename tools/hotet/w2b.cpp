@@ -248,7 +248,7 @@ int run_w2b(const W2bOptions& options) {
   const fs::path out = opt.common.out;
   const nlohmann::json options_j = options_json(opt);
   prepare_run_folder(opt.common, out, options_j,
-                     {"method", "seed", "batch", "pretrain", "embed_width", "embed_heads", "embed_layers",
+                     {"method", "seed", "batch", "pretrain", "embed_width", "embed_heads", "embed_layers", "pooling",
                       "inner_iters"},
                      kExperiment);
   tools::write_json(out / "config.json", {{"tool", "hotet"}, {"experiment", kExperiment}, {"options", options_j}});

@@ -35,8 +35,14 @@ expect 2 '--targets: must be >= 50' toy --dataset grid --targets 10 --out "$tmp/
 expect 2 '--hidden' toy --hidden 16,0 --out "$tmp/x"
 expect 2 '--fourier-features: must be >= 0' toy --fourier-features -1 --out "$tmp/x"
 expect 2 '--max-iter' reuse --max-iter -1 --out "$tmp/x"
-expect 2 'CUDA backend has not yet run on a GPU' toy --device cuda --out "$tmp/x"
-expect 2 '--device: must be cpu or cuda' domain --device tpu --out "$tmp/x"
+expect 2 "--device: must be cpu, cuda or cuda:<index>, got 'tpu'" domain --device tpu --out "$tmp/x"
+# Without a usable GPU --device cuda[:i] is refused before any work (a GPU machine runs it: tools/gpu-check).
+if ! command -v nvidia-smi >/dev/null; then
+  no_cuda='--device cuda(:1)?: (this brenier was built without CUDA|no CUDA device is usable here)'
+  expect 2 "$no_cuda" toy --device cuda --out "$tmp/x"
+  expect 2 "$no_cuda" reuse --device cuda:1 --out "$tmp/x"
+  expect 2 "$no_cuda" color --device cuda --out "$tmp/x"
+fi
 expect 2 '--pixels' color --pixels 1 --out "$tmp/x"
 [ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
 
@@ -115,7 +121,7 @@ expect 2 '--latent' "${gen[@]}" --latent 0 --out "$tmp/x"
 expect 2 '--ae-lr' "${gen[@]}" --ae-lr -1 --out "$tmp/x"
 expect 2 '--angle' "${gen[@]}" --angle 0 --out "$tmp/x"
 expect 2 '--resume: needs --out' "${gen[@]}" --resume
-expect 2 'CUDA backend has not yet run on a GPU' "${gen[@]}" --device cuda --out "$tmp/x"
+command -v nvidia-smi >/dev/null || expect 2 "$no_cuda" "${gen[@]}" --device cuda --out "$tmp/x"
 expect 2 'ae-epochs' "${gen[@]}" --ae-epochs x --out "$tmp/x"
 expect 0 'Table 4 uses 1,0.95' generate --help
 # Bad --ratios: each value must be a number in (0, 1], listed once; the message names the flag.

@@ -192,7 +192,7 @@ int run_color(const ColorOptions& opt) {
       solve_network(solver, sampler, "color OT-Net", opt.common.quiet);
   const auto t1 = Clock::now();
   const ot::CellAssignment cells = solver.assign(source_colors, targets, {});
-  const Tensor recolored = index_select(Var(targets), 0, cells.argmax).data();
+  const Tensor recolored = index_select(Var(targets), 0, on_host(cells.argmax)).data();
   const auto t2 = Clock::now();
   // CPU time of the timed part (all threads): on a shared machine the wall time above also counts waiting.
   const double cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;

@@ -115,9 +115,9 @@ int run_domain(const DomainOptions& opt) {
     ot::HeightNetworkSolver solver(train, {}, cfg);
     const ot::HeightNetworkSolveResult r =
         solve_network(solver, source, fmt::format("domain OT-Net r={:.2f}", ratio), opt.common.quiet);
-    const Tensor mapped_all = solver.transport(xs, xt);  // heights predicted for all targets
+    const Tensor mapped_all = on_host(solver.transport(xs, xt));  // heights predicted for all targets
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    const Tensor mapped_part = solver.transport(xs, train);
+    const Tensor mapped_part = on_host(solver.transport(xs, train));
     const double acc_all = accuracy(nearest_labels(mapped_all.to_vector<float>(), ys, xt_v), yt, all_targets);
     const double acc_part = accuracy(nearest_labels(mapped_part.to_vector<float>(), ys, xt_v), yt, split.train);
     std::string paper_cell = ratio == 1.0 ? "84.45 (Fig. 12)" : "—";

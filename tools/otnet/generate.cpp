@@ -487,7 +487,7 @@ int run_generate(const GenerateOptions& opt) {
         train_targets, Tensor{}, network_config(opt.common, lr, tol, max_iter, ratio_stream(ratio, 1), kMonteCarlo));
     run.solve = network_solve_stage(*run.solver, source, opt, ckdir, ratio);
     const auto t_predict = std::chrono::steady_clock::now();
-    run.heights = run.solver->predict_heights(targets);  // all n: training and held-out codes
+    run.heights = on_host(run.solver->predict_heights(targets));  // all n: training and held-out codes
     run.predict_ms = 1e3 * seconds_since(t_predict);
     if (!run.split.held_out.empty()) {
       const Tensor held = select_rows(targets, run.split.held_out);
@@ -505,7 +505,7 @@ int run_generate(const GenerateOptions& opt) {
     ot::FreeHeightSolver free_solver(targets, {},
                                      free_height_config(opt.common, free_lr, tol, max_iter, 2, kMonteCarlo));
     free_solve = free_solve_stage(free_solver, source, opt, ckdir);
-    free_heights = free_solver.heights();
+    free_heights = on_host(free_solver.heights());
     Generator check_gen = stream(opt.common.seed, Stream::Generate, 101);
     free_solve["fresh_grad_norm"] = fresh_grad_norm(targets, free_heights, check_samples, check_gen);
     // Predicted vs solved heights (as `reuse`): centred (heights are defined up to a constant), relative to the
@@ -544,7 +544,7 @@ int run_generate(const GenerateOptions& opt) {
   for (const RatioRun& run : runs) {
     const std::string suffix = ratio_suffix(run.ratio);
     Generator map_gen = stream(opt.common.seed, Stream::Generate, ratio_stream(run.ratio, 3));
-    const Tensor map_targets = run.solver->transport(map_gen.normal({m, opt.latent}), targets);
+    const Tensor map_targets = on_host(run.solver->transport(map_gen.normal({m, opt.latent}), targets));
     samples.push_back({fmt::format("OT-Net r = {:.2f}: new codes (boundary, §6.2)", run.ratio),
                        "otnet_generated" + suffix, decode_all(ae, scale.to_codes(rows(run.generated.codes, 0, m))),
                        "samples_otnet" + suffix + ".png"});

@@ -31,7 +31,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
   cmd->add_option("--seed", opt.seed, "seeds the data, the target split, H_Φ's weights and the sources")
       ->capture_default_str();
   cmd->add_option("--out", text.out, "run folder (default: runs/otnet/<experiment>/<timestamp>)");
-  cmd->add_option("--device", opt.device, "cpu, or cuda (refused until brenier's CUDA backend has run on a GPU)")
+  cmd->add_option("--device", opt.device, "cpu, or cuda[:i] (needs a -Dcuda=enabled build and a GPU): the solves run there, scoring on the host")
       ->capture_default_str();
   text.hidden_option = cmd->add_option("--hidden", text.hidden, "H_Φ's hidden widths (Table A3: 512,512,512)")->capture_default_str();
   text.fourier_features =

@@ -98,7 +98,7 @@ int run_reuse(const ReuseOptions& opt) {
   const ot::SemiDiscreteSolveResult free_result =
       solve_free(free_solver, source, fmt::format("{} h* (AE-OT)", opt.dataset), opt.common.quiet);
   const std::vector<double> ref = centred(free_solver.heights());
-  const double ref_all_grad = all_target_grad_norm(targets, free_solver.heights(), data.source_std, check_gen);
+  const double ref_all_grad = all_target_grad_norm(targets, on_host(free_solver.heights()), data.source_std, check_gen);
 
   nlohmann::json rows = nlohmann::json::array();
   tools::Table table({"r", "train / held-out", "held-out rel. error", "all-target rel. error", "train rel. error",
@@ -116,7 +116,7 @@ int run_reuse(const ReuseOptions& opt) {
     const ot::HeightNetworkSolveResult r =
         solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet);
     const auto t0 = std::chrono::steady_clock::now();
-    const Tensor predicted = solver.predict_heights(targets);
+    const Tensor predicted = on_host(solver.predict_heights(targets));
     const double predict_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     const std::vector<double> h = centred(predicted);
     std::vector<double> diff(h.size());

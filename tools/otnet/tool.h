@@ -105,6 +105,8 @@ enum class Stream : uint64_t { Data = 0, Split = 1, Solver = 2, Generate = 3, Pi
 Generator stream(uint64_t seed, Stream role, uint64_t index = 0);
 // The solvers take a plain seed: derived the same way, so each (seed, role, index) gives its own solve.
 uint64_t solver_seed(uint64_t seed, uint64_t index);
+// The solvers run on --device and answer there; the experiments score, plot and decode on the host.
+inline Tensor on_host(const Tensor& t) { return t.to(Device::cpu()); }
 // The height-network solver's settings every experiment uses: --hidden, the step size, tolerance and step
 // budget, Monte Carlo sampling `mc`, and the seed of solve number `index`.
 ot::HeightNetworkSolverConfig network_config(const CommonOptions& common, double lr, double tolerance,
@@ -114,7 +116,7 @@ ot::FreeHeightSolverConfig free_height_config(const CommonOptions& common, doubl
                                               int64_t max_iter, uint64_t index, const ot::MonteCarloConfig& mc);
 
 // --- run folder ---------------------------------------------------------------------------------------
-// Checks --device (cuda refused until brenier's CUDA backend has run on a GPU), hidden widths, lr,
+// Checks --device (cpu, cuda or cuda:<i>; tools/common/device_flag.h), hidden widths, lr,
 // tolerance and max_iter (0 = default).
 void validate_common(const CommonOptions& opt);
 // Checks each ratio is in (0, 1] and listed once; `flag` names the option in messages.

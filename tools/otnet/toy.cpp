@@ -201,7 +201,7 @@ int run_toy(const ToyOptions& opt) {
     ot::FreeHeightSolver solver(targets, {},
                                 free_height_config(opt.common, baseline_lr, tol, max_iter, index, kMonteCarlo));
     const ot::SemiDiscreteSolveResult r = solve_free(solver, source, fmt::format("{} AE-OT", opt.dataset), opt.common.quiet);
-    const Scored s = score(data, opt, angle, targets, solver.heights(), index);
+    const Scored s = score(data, opt, angle, targets, on_host(solver.heights()), index);
     const fs::path fig = out / "figures" / "scatter_aeot.png";
     save_scatter(fig, targets, s.samples);
     add_row("AE-OT (free heights)", 1.0, s, solve_json(r, -1, r.iterations), fig);
@@ -215,7 +215,7 @@ int run_toy(const ToyOptions& opt) {
     ot::HeightNetworkSolver solver(select_rows(targets, split.train), {}, cfg);
     const ot::HeightNetworkSolveResult r =
         solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet);
-    const Tensor heights = solver.predict_heights(targets);  // all n: trained and held-out targets
+    const Tensor heights = on_host(solver.predict_heights(targets));  // all n: trained and held-out targets
     const Scored s = score(data, opt, angle, targets, heights, index);
     const fs::path fig = out / "figures" / fmt::format("scatter_r{:.2f}.png", ratio);
     save_scatter(fig, targets, s.samples);

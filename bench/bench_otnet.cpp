@@ -10,14 +10,20 @@
 // re-measure it in the same session when you can: /usr/bin/python3 ../shared/bench/ref/workloads.py
 // --device cpu --tuned-malloc --only P4.
 //
+// With a usable CUDA device the same rows are timed there too, against REFERENCE.md's H100 figure (PyTorch
+// 2.11 eager fp32, 4.99 ms). The sources are drawn on the host by the solver's Generator and copied over
+// (8 MB per step), as `otnet --device cuda` does; PyTorch draws them on the GPU.
+//
 // Usage: bench_otnet [--quick]
 #include <fmt/core.h>
 
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "bench/harness.h"
 #include "brenier.h"
+#include "engine/backend/device_memory.h"
 #include "ot/samplers/source_samplers.h"
 #include "ot/solvers/height_network_solver.h"
 #include "ot/solvers/semi_discrete_cells.h"
@@ -28,6 +34,54 @@ using namespace brenier::ot;
 namespace {
 constexpr double kTorchCpuP4Ms = 583.0;  // REFERENCE.md, CPU table, P4 median of 3 runs
 constexpr double kGemmFloorMs = 184.0;   // REFERENCE.md: 73.5 GFLOP at 400 GFLOP/s
+constexpr double kTorchGpuP4Ms = 4.99;   // REFERENCE.md, GPU table (H100), P4 eager fp32
+
+// The three rows on `device`; every timed call ends with a device synchronize (CUDA is asynchronous).
+void time_rows(Device device, bool quick) {
+  const int64_t n = 10000, N = 20000, dim = 100;
+  Generator data_gen(44);
+  const Tensor targets = data_gen.normal({n, dim}).to(device);
+
+  HeightNetworkSolverConfig config;  // Table A3 widths, BN, full-batch targets (P4)
+  config.tolerance = 1e-12;          // never "converged": every timed step updates H_Φ
+  config.monte_carlo = {.batch_size = N, .initial_batches = 1, .patience = 1 << 30, .max_batches = 1};
+  config.seed = 4;
+  config.device = device;
+  HeightNetworkSolver solver(targets, {}, config);
+  const SourceSampler source = normal_sampler(dim);
+
+  const double min_seconds = quick ? 2.0 : 8.0;
+  const int min_iters = quick ? 3 : 10;
+  auto synced = [device](auto&& f) {
+    return [device, f] {
+      f();
+      backend::synchronize(device);
+    };
+  };
+  const bench::Timing step =
+      bench::time_it(synced([&] { solver.step(source); }), 2, min_iters, min_seconds, 200);
+
+  Generator x_gen(4444);
+  const Tensor x = x_gen.normal({N, dim}).to(device);
+  const Tensor h = solver.network().forward(Var(targets)).data();
+  const bench::Timing assign =
+      bench::time_it(synced([&] { assign_cells(x, targets, h); }), 2, min_iters, min_seconds / 2, 200);
+  const Tensor g = Tensor::full({n}, 1e-6).to(device);
+  const bench::Timing network = bench::time_it(synced([&] {
+                                                 solver.network().zero_grad();
+                                                 Var hv = solver.network().forward(Var(targets));
+                                                 hv.backward(g);
+                                               }),
+                                               2, min_iters, min_seconds / 2, 200);
+  const double torch_ms = device.is_cpu() ? kTorchCpuP4Ms : kTorchGpuP4Ms;
+  const std::string where = device.str();
+  std::printf("| %-44s | %-6s | %10.2f | %10.2f | %9.2fx |\n", "P4 whole step (sample, H, assign, backward, Adam)",
+              where.c_str(), step.median_ms, torch_ms, torch_ms / step.median_ms);
+  std::printf("| %-44s | %-6s | %10.2f | %10s | %10s |\n", "  assign_cells (GEMM + argmax + counts)", where.c_str(),
+              assign.median_ms, "-", "-");
+  std::printf("| %-44s | %-6s | %10.2f | %10s | %10s |\n", "  H_Phi forward + backward (train mode)", where.c_str(),
+              network.median_ms, "-", "-");
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -40,51 +94,18 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const int64_t n = 10000, N = 20000, dim = 100;
-  Generator data_gen(44);
-  const Tensor targets = data_gen.normal({n, dim});
-
-  HeightNetworkSolverConfig config;  // Table A3 widths, BN, full-batch targets (P4)
-  config.tolerance = 1e-12;          // never "converged": every timed step updates H_Φ
-  config.monte_carlo = {.batch_size = N, .initial_batches = 1, .patience = 1 << 30, .max_batches = 1};
-  config.seed = 4;
-  HeightNetworkSolver solver(targets, {}, config);
-  const SourceSampler source = normal_sampler(dim);
-
-  const double min_seconds = quick ? 2.0 : 8.0;
-  const int min_iters = quick ? 3 : 10;
   std::printf("brenier OT-Net semi-discrete step (P4) on %s\n", bench::machine_name().c_str());
-  std::printf("n = %lld targets in R^%lld, N = %lld sources, H = Table A3 (100-512-512-512-1, BN+ReLU), Adam\n\n",
-              static_cast<long long>(n), static_cast<long long>(dim), static_cast<long long>(N));
-
-  const bench::Timing step = bench::time_it([&] { solver.step(source); }, 2, min_iters, min_seconds, 200);
-
-  Generator x_gen(4444);
-  const Tensor x = x_gen.normal({N, dim});
-  const Tensor h = solver.network().forward(Var(targets)).data();
-  const bench::Timing assign = bench::time_it([&] { assign_cells(x, targets, h); }, 2, min_iters, min_seconds / 2, 200);
-  const Tensor g = Tensor::full({n}, 1e-6);
-  const bench::Timing network = bench::time_it(
-      [&] {
-        solver.network().zero_grad();
-        Var hv = solver.network().forward(Var(targets));
-        hv.backward(g);
-      },
-      2, min_iters, min_seconds / 2, 200);
-
-  std::printf("| %-44s | %10s | %10s | %10s |\n", "part", "brenier ms", "PyTorch ms", "speedup");
-  std::printf("|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(12, '-').c_str(),
-              std::string(12, '-').c_str(), std::string(12, '-').c_str());
-  std::printf("| %-44s | %10.1f | %10.1f | %9.2fx |\n", "P4 whole step (sample, H, assign, backward, Adam)",
-              step.median_ms, kTorchCpuP4Ms, kTorchCpuP4Ms / step.median_ms);
-  std::printf("| %-44s | %10.1f | %10s | %10s |\n", "  assign_cells (GEMM + argmax + counts)", assign.median_ms, "-",
-              "-");
-  std::printf("| %-44s | %10.1f | %10s | %10s |\n", "  H_Phi forward + backward (train mode)", network.median_ms, "-",
-              "-");
-  std::printf("\nmedians over %d / %d / %d timed calls; speedup > 1 means brenier is faster.\n", step.iters,
-              assign.iters, network.iters);
-  std::printf("PyTorch: ../shared/bench/REFERENCE.md CPU table (torch 1.13, 2 threads, tuned malloc), P4 = %.0f ms;\n"
-              "GEMM floor at 400 GFLOP/s = %.0f ms. The machine is shared: compare ratios, re-measure both together.\n",
-              kTorchCpuP4Ms, kGemmFloorMs);
+  std::printf("n = 10000 targets in R^100, N = 20000 sources, H = Table A3 (100-512-512-512-1, BN+ReLU), Adam\n\n");
+  std::printf("| %-44s | %-6s | %10s | %10s | %10s |\n", "part", "device", "brenier ms", "PyTorch ms", "speedup");
+  std::printf("|%s|%s|%s|%s|%s|\n", std::string(46, '-').c_str(), std::string(8, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(12, '-').c_str(), std::string(12, '-').c_str());
+  time_rows(Device::cpu(), quick);
+  if (backend::cuda_available()) time_rows(Device::cuda(0), quick);
+  std::printf("\nmedians; speedup > 1 means brenier is faster.\n");
+  std::printf("PyTorch: ../shared/bench/REFERENCE.md, CPU (torch 1.13, 2 threads, tuned malloc) P4 = %.0f ms, GEMM floor\n"
+              "at 400 GFLOP/s = %.0f ms; GPU (H100, torch 2.11 eager fp32) P4 = %.2f ms. The CPU machine is shared:\n"
+              "compare ratios, re-measure both together.\n",
+              kTorchCpuP4Ms, kGemmFloorMs, kTorchGpuP4Ms);
+  if (!backend::cuda_available()) std::printf("CUDA rows: skipped: no CUDA device (or a build without -Dcuda=enabled)\n");
   return 0;
 }

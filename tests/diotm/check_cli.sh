@@ -80,6 +80,48 @@ expect 3 'training diverged at step' gaussian --dims 2 "${tiny[@]}" --lr-map 1e1
 grep -q '"diverged": true' "$tmp/div/results.json" || fail "the diverged run's results.json does not say so"
 grep -q 'dim 2 diverged' "$tmp/div/results.md" || fail "the diverged run's results.md does not say so"
 
+# --- gaussian --problem w2bench: the W2 benchmark's pairs (data from BRENIER_SHARED, else ../shared) ----------
+src=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../..")
+shared=${BRENIER_SHARED:-$src/../shared}
+w2=(gaussian --problem w2bench "${tiny[@]}")
+expect 0 'Mix3toMix10' gaussian --help
+expect 2 '--problem' gaussian --problem sphere --dims 2 "${tiny[@]}" --out "$tmp/x"
+expect 2 "--shared: data folder '$tmp/no-such-dir' does not exist" "${w2[@]}" --dims 2 --shared "$tmp/no-such-dir" \
+  --out "$tmp/x"
+mkdir -p "$tmp/empty-shared"
+expect 2 "'$tmp/empty-shared/data/w2bench/manifest.json' not found" "${w2[@]}" --dims 2 --shared "$tmp/empty-shared" \
+  --out "$tmp/x"
+expect 2 '--shared: only --problem w2bench' gaussian --dims 2 "${tiny[@]}" --shared "$tmp/empty-shared" --out "$tmp/x"
+if [ -f "$shared/data/w2bench/manifest.json" ]; then
+  expect 2 'shipped dims 2, 4, 8, 16, 32, 64.*got 3' "${w2[@]}" --dims 2,3 --shared "$shared" --out "$tmp/x"
+  [ ! -e "$tmp/x" ] || fail "a rejected w2bench command created its --out folder"
+  expect 0 'w2bench dim 2: L2-UVP fwd' "${w2[@]}" --dims 2 --shared "$shared" --out "$tmp/w2"
+  for key in '"experiment": "w2bench"' '"problem": "w2bench"' '"l2uvp_fwd"' '"cos_fwd"' '"l2uvp_inv"' '"baselines"' \
+    '"linear"' '"w2_squared"' '"status": "done"'; do
+    grep -q -- "$key" "$tmp/w2/results.json" || fail "w2bench results.json has no $key"
+  done
+  [ -s "$tmp/w2/checkpoints/w2bench-dim2.safetensors" ] || fail "the w2bench run did not write its checkpoint"
+  grep -q 'forward direction' "$tmp/w2/results.md" || fail "w2bench results.md does not say which direction is asked"
+  # Against the shared README's reference numbers at dim 2 (identity L2-UVP 32.5, linear 13.9, W2² = 2·0.327),
+  # to 4096-sample error; after 4 steps from the identity the map still scores like the identity.
+  python3 - "$tmp/w2/results.json" <<'EOF' || fail "w2bench dim-2 scores disagree with the benchmark's reference"
+import json, sys
+r = json.load(open(sys.argv[1]))["results"]["2"]
+checks = {
+    "identity": (r["baselines"]["identity"]["l2uvp_fwd"], 31.0, 34.0),
+    "linear": (r["baselines"]["linear"]["l2uvp_fwd"], 13.0, 15.0),
+    "w2_squared": (r["w2_squared"], 0.62, 0.69),
+    "4-step map vs identity": (r["l2uvp_fwd"] / r["baselines"]["identity"]["l2uvp_fwd"], 0.95, 1.05),
+}
+bad = [f"{k} = {v} not in [{lo}, {hi}]" for k, (v, lo, hi) in checks.items() if not lo <= v <= hi]
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+EOF
+  expect 2 "is a 'gaussian' run, not 'w2bench'" "${w2[@]}" --dims 2 --shared "$shared" --out "$run" --resume
+else
+  echo "shared data folder '$shared' has no data/w2bench (set BRENIER_SHARED): the w2bench-pair run is skipped"
+fi
+
 # --- tiny toy and lambda runs ---------------------------------------------------------------------------
 expect 0 '8g-hjb: W2 fwd' toy --dataset 8g --variants hjb,none "${tiny[@]}" --eval-samples 40 --out "$tmp/toy"
 for key in '"w2_fwd"' '"w2_inv"' '"identity_w2"' '"floor_w2"' '"hjb_at_or_below_none"' '"status": "done"'; do

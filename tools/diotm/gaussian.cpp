@@ -2,6 +2,7 @@
 // (ot/metrics/gaussian_w2.h) with the W2 benchmark's L2-UVP (spec §0) on fresh samples, for both the
 // forward map T→ (l2uvp_fwd) and the backward map T← (l2uvp_inv). The pair of each dimension is
 // random_gaussian(D) twice (ot/samplers/gaussian.h: spectra in [0.5, 2], means ~ N(0, I)), seeded.
+// `--problem w2bench` hands over to w2bench_pairs.cpp after the shared option checks.
 #include <fmt/format.h>
 
 #include <cmath>
@@ -119,6 +120,10 @@ int run_gaussian(const GaussianOptions& options) {
   BRENIER_CHECK(opt.eval_samples >= 2, "--eval-samples: must be >= 2, got {}", opt.eval_samples);
   ot::parse_diotm_regularizer(opt.common.regularizer);
   ot::parse_hjb_norm(opt.common.hjb_norm);
+  BRENIER_CHECK(opt.problem == "gaussian" || opt.problem == "w2bench",
+                "--problem: must be gaussian or w2bench, got '{}'", opt.problem);
+  if (opt.problem == "w2bench") return run_w2bench_pairs(opt);
+  BRENIER_CHECK(opt.shared.empty(), "--shared: only --problem w2bench reads the shared data folder");
   if (opt.common.out.empty()) opt.common.out = tools::make_run_dir("runs", "diotm", kExperiment);
   const fs::path out = opt.common.out;
   const nlohmann::json options_j = options_json(opt);

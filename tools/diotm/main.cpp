@@ -2,11 +2,13 @@
 // (Choi, Chen & Choi, ICLR 2025, arXiv 2410.03783; spec/algorithms.md §4), one subcommand per experiment:
 //
 //   diotm gaussian --dims 2,4,8 --out runs/g [--iters N] [--regularizer hjb|r1|none] [--resume]
+//   diotm gaussian --problem w2bench --dims 2,4,8,16,32,64 --out runs/w   (the W2 benchmark's pairs, forward map)
 //   diotm toy --dataset 8g,25g,moon-spiral,circles --variants hjb,r1,none --out runs/t
 //   diotm lambda --dataset 8g --lambdas 0,0.01,0.1,1,10 --out runs/l
 //   diotm translate --from sneaker --to "ankle boot" --out runs/tr   (Fashion-MNIST, conv networks)
 //
-// This file only parses the command line; the work is in gaussian.cpp, toy.cpp, translate.cpp and common.cpp.
+// This file only parses the command line; the work is in gaussian.cpp, w2bench_pairs.cpp, toy.cpp, translate.cpp
+// and common.cpp.
 #include <fmt/format.h>
 
 
@@ -116,6 +118,17 @@ int main(int argc, char** argv) {
   gauss_cmd->add_option("--dims,--dim", gauss_dims, "comma-separated dimensions")->capture_default_str();
   gauss_cmd->add_option("--eval-samples", gauss.eval_samples, "fresh pairs scored (spec §0: 4096)")
       ->capture_default_str();
+  gauss_cmd
+      ->add_option("--problem", gauss.problem,
+                   "gaussian: a random Gaussian pair per dim, both maps scored against the Bures map; w2bench: "
+                   "the W2 benchmark's Mix3toMix10 pair per dim (source mixture -> grad psi of it, "
+                   "../shared/data/w2bench; dims 2, 4, ..., 128), the forward map scored against grad psi (the "
+                   "benchmark's L2-UVP, normalized by Var(nu)); the inverse is scored too, only the forward "
+                   "direction is the issue's")
+      ->check(CLI::IsMember({"gaussian", "w2bench"}))
+      ->capture_default_str();
+  gauss_cmd->add_option("--shared", gauss.shared,
+                        "w2bench: shared data folder holding data/w2bench (default: $BRENIER_SHARED, else ../shared)");
 
   ToyOptions toy;
   CommonText toy_text;

@@ -1,8 +1,8 @@
 // The diotm tool's parts: options of its subcommands (gaussian, toy, lambda, translate), seeded random streams, the
 // run-folder protocol (config.json, checkpoints, metrics.jsonl, --resume checks), one training "unit"
 // (a DiotmSolver trained with checkpoints, divergence caught) and exit codes. main.cpp parses the command
-// line; common.cpp holds the shared helpers and the unit runner; gaussian.cpp, toy.cpp (toy and lambda)
-// and translate.cpp train, score and write results.json / results.md.
+// line; common.cpp holds the shared helpers and the unit runner; gaussian.cpp, w2bench_pairs.cpp (gaussian
+// --problem w2bench), toy.cpp (toy and lambda) and translate.cpp train, score and write results.json / results.md.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -45,6 +45,9 @@ struct GaussianOptions {
   CommonOptions common;
   std::vector<int64_t> dims;
   int64_t eval_samples = 4096;  // spec §0
+  // gaussian: random Gaussian pairs vs the Bures map; w2bench: the W2 benchmark's Mix3toMix10 pairs vs ∇ψ.
+  std::string problem = "gaussian";
+  std::string shared;  // w2bench: the folder holding data/w2bench (empty: $BRENIER_SHARED, else ../shared)
 };
 
 struct ToyOptions {
@@ -113,6 +116,8 @@ struct UnitResult {
 UnitResult train_unit(const CommonOptions& opt, int64_t iters, Unit& unit, const fs::path& out);
 
 int run_gaussian(const GaussianOptions& options);
+// `gaussian --problem w2bench` (w2bench_pairs.cpp); run_gaussian calls it after checking the shared options.
+int run_w2bench_pairs(const GaussianOptions& options);
 int run_toy(const ToyOptions& options);
 int run_lambda(const ToyOptions& options);
 int run_translate(const TranslateOptions& options);

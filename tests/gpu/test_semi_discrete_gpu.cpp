@@ -4,6 +4,7 @@
 // of the CPU's best), and a few steps of both solvers (free heights, H_Φ) on CUDA vs the CPU with the same
 // seed: the sources are drawn on the host by the solvers' own Generator, so both sides see the same points.
 // A height network trained on the GPU saves a checkpoint the CPU loads and maps with alike.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>

@@ -13,6 +13,7 @@
 #include "ot/layers/time_potential.h"
 #include "ot/solvers/checked_gradients.h"
 #include "ot/solvers/chunked_map.h"
+#include "ot/solvers/solver_device.h"
 
 namespace brenier::ot {
 namespace {
@@ -85,15 +86,7 @@ DiotmSolver::DiotmSolver(DiotmConfig config)
   }
   sinusoidal_time_embedding(Var(Tensor::zeros({1}, config_.dtype)), config_.time);  // validates config.time
   // Initialised on the host from init_gen_ (the same weights on every device for a seed), then moved.
-  if (!config_.device.is_cpu()) {
-    try {
-      for (nn::Module* m : std::initializer_list<nn::Module*>{forward_.get(), backward_.get(), potential_.get()})
-        m->to(config_.device);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, config_.device.str(),
-                              e.what()));
-    }
-  }
+  move_to_config_device({forward_.get(), backward_.get(), potential_.get()}, config_.device, op);
 
   std::vector<Var> map_params = forward_->parameters();
   for (const Var& p : backward_->parameters()) map_params.push_back(p);

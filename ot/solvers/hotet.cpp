@@ -13,6 +13,7 @@
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
 #include "ot/layers/flattened_set_encoder.h"
+#include "ot/solvers/solver_device.h"
 
 namespace brenier::ot {
 namespace {
@@ -203,14 +204,7 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   add_context("y");
   m_->psi_bar = m_->register_module("psi_bar", std::make_shared<HyperDenseIcnn>(hyper, gen_, config_.dtype));
   // Initialised on the host from gen_ (the same weights on every device for a seed), then moved.
-  if (!config_.device.is_cpu()) {
-    try {
-      m_->to(config_.device);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, config_.device.str(),
-                              e.what()));
-    }
-  }
+  move_to_config_device({m_.get()}, config_.device, op);
 
   optim::AdamOptions adam;
   adam.lr = config_.lr;

@@ -10,6 +10,7 @@
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
 #include "ot/solvers/checked_gradients.h"
+#include "ot/solvers/solver_device.h"
 
 namespace brenier::ot {
 namespace {
@@ -96,13 +97,7 @@ NctmSolver::NctmSolver(NctmSolverConfig config)
   m_->map = m_->register_module("map", std::make_shared<ConditionalNetwork>(map_net, init_gen_, c.dtype));
   m_->critic = m_->register_module("critic", std::make_shared<ConditionalNetwork>(critic_net, init_gen_, c.dtype));
   // Initialised on the host from init_gen_ (the same weights on every device for a seed), then moved.
-  if (!c.device.is_cpu()) {
-    try {
-      m_->to(c.device);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, c.device.str(), e.what()));
-    }
-  }
+  move_to_config_device({m_.get()}, c.device, op);
 
   std::vector<Var> map_params = m_->map->parameters(), critic_params = m_->critic->parameters();
   for (const Var& p : m_->map_encoder->parameters()) map_params.push_back(p);

@@ -16,6 +16,7 @@
 #include "engine/optim/schedule.h"
 #include "ot/solvers/mmb.h"
 #include "ot/solvers/w2_losses.h"
+#include "ot/solvers/solver_device.h"
 
 namespace brenier::ot {
 namespace {
@@ -79,15 +80,7 @@ W2Solver::W2Solver(W2SolverConfig config) : config_(std::move(config)), gen_(con
   psi_ = std::make_unique<DenseIcnn>(net, gen_, config_.dtype);  // validates the network fields
   psi_bar_ = std::make_unique<DenseIcnn>(net, gen_, config_.dtype);
   // Initialised on the host from gen_ (the same weights on every device for a seed), then moved.
-  if (!config_.device.is_cpu()) {
-    try {
-      psi_->to(config_.device);
-      psi_bar_->to(config_.device);
-    } catch (const Error& e) {
-      throw Error(fmt::format("{}: config 'device' is {}, which is not usable here: {}", op, config_.device.str(),
-                              e.what()));
-    }
-  }
+  move_to_config_device({psi_.get(), psi_bar_.get()}, config_.device, op);
 
   optim::AdamOptions adam;
   adam.lr = config_.lr;

@@ -19,5 +19,6 @@
 #include "engine/optim/projection.h"
 #include "engine/optim/schedule.h"
 #include "engine/optim/sgd.h"
+#include "engine/profiler.h"
 #include "engine/random/generator.h"
 #include "engine/tensor.h"

@@ -9,7 +9,7 @@
 // bench_cpu), so the PyTorch side was measured by us; re-measure it in the same session when you can:
 //   /usr/bin/python3 bench/torch_ref/w2_solver_steps.py --out bench/torch_ref/cpu.json
 //
-// Usage: bench_w2_solvers [--quick] [--reference FILE]   (default FILE: bench/torch_ref/cpu.json,
+// Usage: bench_w2_solvers [--quick] [--reference FILE] [--profile] [--only mmb/64]   (default FILE: bench/torch_ref/cpu.json,
 //        relative to the current directory; rows without a reference print "-")
 #include <fmt/core.h>
 
@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   Generator gen(7);
   for (const char* method : {"mmb", "mmv2", "w2gn"}) {
     for (int64_t dim : {2, 16, 64}) {
+      if (!bench::row_selected(fmt::format("{}/{}", method, dim))) continue;
       W2SolverConfig config;
       config.method = parse_w2_method(method);
       config.dim = dim;
@@ -43,10 +44,11 @@ int main(int argc, char** argv) {
       W2Solver::Sampler source = bench::cycling_sampler(dim, gen, 0.0);
       W2Solver::Sampler target = bench::cycling_sampler(dim, gen, 1.0);
       const bool slow = config.method == W2Method::MMv2;
-      auto t = bench::time_it([&] { solver.step(source, target); }, slow ? 2 : 5, quick ? 3 : (slow ? 7 : 20),
-                              quick ? 0.3 : 2.0);
-      bench::print_step_row(fmt::format("{} step, dim {}", method, dim), 26, t, torch_ms,
-                            fmt::format("{}/{}", method, dim));
+      auto step = [&] { solver.step(source, target); };
+      auto t = bench::time_it(step, slow ? 2 : 5, quick ? 3 : (slow ? 7 : 20), quick ? 0.3 : 2.0);
+      const std::string label = fmt::format("{} step, dim {}", method, dim);
+      bench::print_step_row(label, 26, t, torch_ms, fmt::format("{}/{}", method, dim));
+      bench::profile_row(label, step);
     }
   }
   return 0;

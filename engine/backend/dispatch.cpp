@@ -14,6 +14,7 @@
 #include "engine/backend/cuda/cuda.h"
 #endif
 #include "engine/backend/primitives.h"
+#include "engine/profiler.h"
 
 namespace brenier::prim {
 namespace {
@@ -28,15 +29,18 @@ namespace {
 #endif
 
 // The one place a primitive picks its backend: cpu::fn(args...) for host tensors, cuda::fn(args...)
-// for CUDA tensors in a CUDA build (all tensor arguments were checked to share one device).
+// for CUDA tensors in a CUDA build (all tensor arguments were checked to share one device, so the
+// first one's device decides). The call is timed while the profiler records (engine/profiler.h).
 #ifdef BRENIER_WITH_CUDA
-#define BRENIER_ROUTE(op, device, fn, ...) \
-  return (device).is_cpu() ? cpu::fn(__VA_ARGS__) : cuda::fn(__VA_ARGS__)
+#define BRENIER_ROUTE(op, first, fn, ...)  \
+  const profiler::OpScope profile_scope_((op), (first)); \
+  return (first).device().is_cpu() ? cpu::fn(__VA_ARGS__) : cuda::fn(__VA_ARGS__)
 #else
-#define BRENIER_ROUTE(op, device, fn, ...)         \
-  do {                                             \
-    if ((device).is_cpu()) return cpu::fn(__VA_ARGS__); \
-    no_backend(op, device);                        \
+#define BRENIER_ROUTE(op, first, fn, ...)                        \
+  do {                                                           \
+    const profiler::OpScope profile_scope_((op), (first));       \
+    if ((first).device().is_cpu()) return cpu::fn(__VA_ARGS__);  \
+    no_backend(op, (first).device());                            \
   } while (0)
 #endif
 
@@ -140,6 +144,7 @@ const char* unary_name(Unary op) {
     case Unary::PowScalar: return "pow_scalar";
     case Unary::Step: return "step";
     case Unary::CeluGrad: return "celu_grad";
+    case Unary::CeluGrad2: return "celu_grad2";
     case Unary::LeakyReluGrad: return "leaky_relu_grad";
     case Unary::GeluGrad: return "gelu_grad";
     case Unary::GeluGrad2: return "gelu_grad2";
@@ -176,10 +181,10 @@ Tensor unary(Unary op, const Tensor& x, double p) {
   const char* name = unary_name(op);
   check_defined(x, name, "x");
   require_floating(x, name, "x");
-  if (op == Unary::Celu || op == Unary::CeluGrad)
+  if (op == Unary::Celu || op == Unary::CeluGrad || op == Unary::CeluGrad2)
     BRENIER_CHECK(p != 0.0 && !std::isnan(p), "{}: argument 'p' (alpha) must be nonzero, got {}",
                   name, p);
-  BRENIER_ROUTE(name, x.device(), unary, op, x, p);
+  BRENIER_ROUTE(name, x, unary, op, x, p);
 }
 
 Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
@@ -188,7 +193,7 @@ Tensor binary(Binary op, const Tensor& a, const Tensor& b) {
   require_same_dtype(name, {"a", &a}, {"b", &b});
   if (is_floating_only(op)) require_floating(a, name, "a");
   broadcast_named(name, "a", a.shape(), "b", b.shape());
-  BRENIER_ROUTE(name, a.device(), binary, op, a, b);
+  BRENIER_ROUTE(name, a, binary, op, a, b);
 }
 
 Tensor binary_scalar(Binary op, const Tensor& a, double s) {
@@ -199,7 +204,7 @@ Tensor binary_scalar(Binary op, const Tensor& a, double s) {
     BRENIER_CHECK(std::trunc(s) == s && std::abs(s) < 9.2e18,
                   "{}: argument 's' must be an integer for an i64 tensor 'a' ({}), got {}", name,
                   a.str(), s);
-  BRENIER_ROUTE(name, a.device(), binary_scalar, op, a, s);
+  BRENIER_ROUTE(name, a, binary_scalar, op, a, s);
 }
 
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
@@ -207,7 +212,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   require_same_dtype("where", {"a", &a}, {"b", &b});
   const Shape ab = broadcast_named("where", "a", a.shape(), "b", b.shape());
   broadcast_named("where", "cond", cond.shape(), "a and b", ab);
-  BRENIER_ROUTE("where", a.device(), where, cond, a, b);
+  BRENIER_ROUTE("where", a, where, cond, a, b);
 }
 
 Tensor clamp(const Tensor& x, double lo, double hi) {
@@ -215,12 +220,12 @@ Tensor clamp(const Tensor& x, double lo, double hi) {
   BRENIER_CHECK(!std::isnan(lo) && !std::isnan(hi) && lo <= hi,
                 "clamp: arguments 'lo' and 'hi' must satisfy lo <= hi (±inf allowed), got lo={}, hi={}",
                 lo, hi);
-  BRENIER_ROUTE("clamp", x.device(), clamp, x, lo, hi);
+  BRENIER_ROUTE("clamp", x, clamp, x, lo, hi);
 }
 
 Tensor cast(const Tensor& x, DType dtype) {
   check_defined(x, "cast", "x");
-  BRENIER_ROUTE("cast", x.device(), cast, x, dtype);
+  BRENIER_ROUTE("cast", x, cast, x, dtype);
 }
 
 Tensor broadcast_to(const Tensor& x, const Shape& shape) {
@@ -236,7 +241,7 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
                 "broadcast_to: argument 'x' ({}) cannot be broadcast to argument 'shape' {}: "
                 "each dim of x, aligned from the right, must equal the target's or be 1",
                 x.str(), shape_str(shape));
-  BRENIER_ROUTE("broadcast_to", x.device(), broadcast_to, x, shape);
+  BRENIER_ROUTE("broadcast_to", x, broadcast_to, x, shape);
 }
 
 // --- reductions -----------------------------------------------------------------------------
@@ -262,7 +267,7 @@ Tensor reduce(Reduce op, const Tensor& x, const std::vector<int64_t>& dims, bool
                     "{}: argument 'x' ({}) has size 0 along reduced dim {}; the {} of an empty "
                     "set is undefined (reduce over non-empty dims)",
                     name, x.str(), d, name);
-  BRENIER_ROUTE(name, x.device(), reduce, op, x, wrapped, keepdim);
+  BRENIER_ROUTE(name, x, reduce, op, x, wrapped, keepdim);
 }
 
 Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
@@ -273,7 +278,7 @@ Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
     BRENIER_CHECK(x.size(d) > 0,
                   "{}: argument 'x' ({}) has size 0 along dim {}; there is no element to pick",
                   name, x.str(), d);
-  BRENIER_ROUTE(name, x.device(), argreduce, is_max, x, d, keepdim);
+  BRENIER_ROUTE(name, x, argreduce, is_max, x, d, keepdim);
 }
 
 std::vector<Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) {
@@ -283,7 +288,7 @@ std::vector<Tensor> topk(const Tensor& x, int64_t k, int64_t dim, bool largest) 
   BRENIER_CHECK(k >= 0 && k <= x.size(d),
                 "topk: argument 'k' must be in [0, {}] (the size of dim {} of 'x' {}), got {}",
                 x.size(d), d, x.str(), k);
-  BRENIER_ROUTE("topk", x.device(), topk, x, k, d, largest);
+  BRENIER_ROUTE("topk", x, topk, x, k, d, largest);
 }
 
 Tensor bincount(const Tensor& index, int64_t minlength) {
@@ -296,7 +301,7 @@ Tensor bincount(const Tensor& index, int64_t minlength) {
   for (int64_t i = 0; i < host.numel(); ++i)
     BRENIER_CHECK(p[i] >= 0, "bincount: argument 'index' must hold values >= 0, got {} at index {}",
                   p[i], i);
-  BRENIER_ROUTE("bincount", index.device(), bincount, index, minlength);
+  BRENIER_ROUTE("bincount", index, bincount, index, minlength);
 }
 
 // --- linear algebra and normalization ---------------------------------------------------------
@@ -320,7 +325,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
                   "matmul: arguments 'a' and 'b' must have equal batch sizes or one of them 1, "
                   "got {} and {}",
                   a.str(), b.str());
-  BRENIER_ROUTE("matmul", a.device(), matmul, a, b, trans_a, trans_b);
+  BRENIER_ROUTE("matmul", a, matmul, a, b, trans_a, trans_b);
 }
 
 namespace {
@@ -341,7 +346,7 @@ Tensor im2col(const Tensor& x, int64_t kh, int64_t kw, int64_t stride, int64_t p
   require_floating(x, "im2col", "x");
   BRENIER_CHECK(x.dim() == 4, "im2col: argument 'x' must be 4-D [N, C, H, W], got {}", x.str());
   require_conv_geometry(x.shape(), kh, kw, stride, padding, "im2col", "x");
-  BRENIER_ROUTE("im2col", x.device(), im2col, x, kh, kw, stride, padding);
+  BRENIER_ROUTE("im2col", x, im2col, x, kh, kw, stride, padding);
 }
 
 Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t kw, int64_t stride,
@@ -359,7 +364,7 @@ Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t 
                 "col2im: argument 'cols' must be [N, C*kh*kw, Ho*Wo] = {} for image {}, a {} x {} kernel, "
                 "stride {}, padding {}; got {}",
                 shape_str(expected), shape_str(image_shape), kh, kw, stride, padding, cols.str());
-  BRENIER_ROUTE("col2im", cols.device(), col2im, cols, image_shape, kh, kw, stride, padding);
+  BRENIER_ROUTE("col2im", cols, col2im, cols, image_shape, kh, kw, stride, padding);
 }
 
 Tensor softmax(const Tensor& x, int64_t dim, bool log) {
@@ -367,7 +372,7 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log) {
   check_defined(x, name, "x");
   require_floating(x, name, "x");
   const int64_t d = wrap_dim(dim, x.dim(), name);
-  BRENIER_ROUTE(name, x.device(), softmax, x, d, log);
+  BRENIER_ROUTE(name, x, softmax, x, d, log);
 }
 
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
@@ -379,6 +384,7 @@ Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
   const int64_t d = wrap_dim(dim, y.dim(), "softmax_backward");
   // The host loop takes lines along the last dim (attention scores); anything else, and other
   // devices, run the formula as primitives.
+  const profiler::OpScope profile_scope("softmax_backward", y);  // the composed fallback counts as one op
   if (y.device().is_cpu() && d == y.dim() - 1 && y.numel() > 0) return cpu::softmax_backward(y, g, d);
   const Tensor dot = reduce(prim::Reduce::Sum, binary(Binary::Mul, g, y), {d}, true);
   return binary(Binary::Mul, y, binary(Binary::Sub, g, dot));
@@ -390,7 +396,7 @@ Tensor layer_norm(const Tensor& x, double eps) {
   require_rank_at_least(x, 1, "layer_norm", "x");
   BRENIER_CHECK(eps >= 0 && std::isfinite(eps),
                 "layer_norm: argument 'eps' must be finite and >= 0, got {}", eps);
-  BRENIER_ROUTE("layer_norm", x.device(), layer_norm, x, eps);
+  BRENIER_ROUTE("layer_norm", x, layer_norm, x, eps);
 }
 
 // --- shape ------------------------------------------------------------------------------------
@@ -409,7 +415,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& perm) {
     seen[d] = true;
     wrapped.push_back(d);
   }
-  BRENIER_ROUTE("permute", x.device(), permute, x, wrapped);
+  BRENIER_ROUTE("permute", x, permute, x, wrapped);
 }
 
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t step) {
@@ -417,7 +423,7 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t stop, int64_t 
   require_rank_at_least(x, 1, "slice", "x");
   const int64_t d = wrap_dim(dim, x.dim(), "slice");
   const SliceRange r = resolve_slice(x.size(d), start, stop, step, "slice");
-  BRENIER_ROUTE("slice", x.device(), slice, x, d, r.start, r.count, step);
+  BRENIER_ROUTE("slice", x, slice, x, d, r.start, r.count, step);
 }
 
 Tensor slice_scatter(const Tensor& src, const Shape& shape, int64_t dim, int64_t start,
@@ -433,7 +439,7 @@ Tensor slice_scatter(const Tensor& src, const Shape& shape, int64_t dim, int64_t
                 "slice_scatter: argument 'src' must have shape {} (slice [{}:{}:{}] of dim {} of "
                 "{}), got {}",
                 shape_str(expected), start, stop, step, d, shape_str(shape), src.str());
-  BRENIER_ROUTE("slice_scatter", src.device(), slice_scatter, src, shape, d, r.start, step);
+  BRENIER_ROUTE("slice_scatter", src, slice_scatter, src, shape, d, r.start, step);
 }
 
 Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
@@ -456,7 +462,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
                   "concat: argument 'xs[{}]' must match 'xs[0]' ({}) in every dim but {}, got {}",
                   i, first.str(), d, x.str());
   }
-  BRENIER_ROUTE("concat", first.device(), concat, xs, d);
+  BRENIER_ROUTE("concat", first, concat, xs, d);
 }
 
 // --- indexing ---------------------------------------------------------------------------------
@@ -469,7 +475,7 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   const int64_t d = wrap_dim(dim, x.dim(), "index_select");
   require_index_range(index, x.size(d), "index_select", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  BRENIER_ROUTE("index_select", x.device(), index_select, x, d, index);
+  BRENIER_ROUTE("index_select", x, index_select, x, d, index);
 }
 
 Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -487,7 +493,7 @@ Tensor index_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor
                 shape_str(expected), x.str(), d, src.str());
   require_index_range(index, x.size(d), "index_add", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  BRENIER_ROUTE("index_add", x.device(), index_add, x, d, index, src);
+  BRENIER_ROUTE("index_add", x, index_add, x, d, index, src);
 }
 
 Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
@@ -503,7 +509,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
                   index.str(), x.str(), k, d);
   require_index_range(index, x.size(d), "gather", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  BRENIER_ROUTE("gather", x.device(), gather, x, d, index);
+  BRENIER_ROUTE("gather", x, gather, x, d, index);
 }
 
 Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tensor& src) {
@@ -527,7 +533,7 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   }
   require_index_range(index, x.size(d), "scatter_add", "index",
                       fmt::format("the size of dim {} of 'x' {}", d, x.str()));
-  BRENIER_ROUTE("scatter_add", x.device(), scatter_add, x, d, index, src);
+  BRENIER_ROUTE("scatter_add", x, scatter_add, x, d, index, src);
 }
 
 Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
@@ -536,12 +542,12 @@ Tensor one_hot(const Tensor& index, int64_t num_classes, DType dtype) {
   BRENIER_CHECK(num_classes >= 1, "one_hot: argument 'num_classes' must be >= 1, got {}",
                 num_classes);
   require_index_range(index, num_classes, "one_hot", "index", "'num_classes'");
-  BRENIER_ROUTE("one_hot", index.device(), one_hot, index, num_classes, dtype);
+  BRENIER_ROUTE("one_hot", index, one_hot, index, num_classes, dtype);
 }
 
 Tensor nonzero_flat(const Tensor& mask) {
   check_defined(mask, "nonzero_flat", "mask");
-  BRENIER_ROUTE("nonzero_flat", mask.device(), nonzero_flat, mask);
+  BRENIER_ROUTE("nonzero_flat", mask, nonzero_flat, mask);
 }
 
 }  // namespace brenier::prim

@@ -80,6 +80,7 @@ BRENIER_HD inline T unary_fn(T x, T p) {
   else if constexpr (Op == U::PowScalar) return std::pow(x, p);
   else if constexpr (Op == U::Step) return x > T(0) ? T(1) : T(0);
   else if constexpr (Op == U::CeluGrad) return x > T(0) ? T(1) : std::exp(x / p);
+  else if constexpr (Op == U::CeluGrad2) return x > T(0) ? T(0) : std::exp(x / p) / p;
   else if constexpr (Op == U::LeakyReluGrad) return x > T(0) ? T(1) : p;
   else if constexpr (Op == U::GeluGrad) return normal_cdf(x) + x * normal_pdf(x);
   else if constexpr (Op == U::GeluGrad2) return normal_pdf(x) * (T(2) - x * x);
@@ -139,6 +140,7 @@ decltype(auto) with_unary(prim::Unary op, F&& f) {
     case U::PowScalar: return f(UnaryTag<U::PowScalar>{});
     case U::Step: return f(UnaryTag<U::Step>{});
     case U::CeluGrad: return f(UnaryTag<U::CeluGrad>{});
+    case U::CeluGrad2: return f(UnaryTag<U::CeluGrad2>{});
     case U::LeakyReluGrad: return f(UnaryTag<U::LeakyReluGrad>{});
     case U::GeluGrad: return f(UnaryTag<U::GeluGrad>{});
     case U::GeluGrad2: return f(UnaryTag<U::GeluGrad2>{});

@@ -13,6 +13,7 @@ enum class Unary {
   PowScalar,
   Step,          // 1 where x > 0, else 0 (relu's derivative)
   CeluGrad,      // d celu / dx = 1 (x > 0) or exp(x / alpha)
+  CeluGrad2,     // d^2 celu / dx^2 = 0 (x > 0) or exp(x / alpha) / alpha
   LeakyReluGrad, // 1 (x > 0) or slope
   GeluGrad,      // d gelu / dx (exact erf form)
   GeluGrad2,     // d^2 gelu / dx^2

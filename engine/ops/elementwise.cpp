@@ -57,6 +57,23 @@ Var gelu_grad(const Var& x) {
   });
 }
 
+// celu'(x) = 1 (x > 0) or exp(x / alpha); celu''(x) = 0 (x > 0) or exp(x / alpha) / alpha, and every
+// higher derivative is the one before divided by alpha, so celu_grad2 is its own derivative's
+// building block and the chain is differentiable to any order. The primitives branch on x, so
+// exp never sees a large positive x (no overflow, no 0 * inf in a masked formula).
+Var celu_grad2(const Var& x, double alpha) {
+  return unary_op("celu_grad2", Unary::CeluGrad2, x, alpha, [alpha](const Var& g, const Var& x, const Var& out) {
+    if (!autograd::grad_enabled()) return g * (constant(out.data()) * (1.0 / alpha));
+    return g * (celu_grad2(x, alpha) * (1.0 / alpha));
+  });
+}
+Var celu_grad(const Var& x, double alpha) {
+  return unary_op("celu_grad", Unary::CeluGrad, x, alpha, [alpha](const Var& g, const Var& x, const Var&) {
+    if (!autograd::grad_enabled()) return g * unary_const(Unary::CeluGrad2, x, alpha);
+    return g * celu_grad2(x, alpha);
+  });
+}
+
 }  // namespace
 
 // --- arithmetic ---------------------------------------------------------------------------------
@@ -207,11 +224,7 @@ Var celu(const Var& x, double alpha) {
   BRENIER_CHECK(alpha > 0, "celu: argument 'alpha' must be > 0, got {}", alpha);
   return unary_op("celu", Unary::Celu, x, alpha, [alpha](const Var& g, const Var& x, const Var&) {
     if (!autograd::grad_enabled()) return g * unary_const(Unary::CeluGrad, x, alpha);
-    // d/dx = 1 (x > 0) or exp(x/alpha): written in ops so it has a derivative itself.
-    // exp only sees x <= 0: exp of a large positive x would overflow, and where()'s backward
-    // would turn 0 * inf into NaN.
-    Tensor positive = prim::unary(Unary::Step, x.data());
-    return where(positive, g, g * exp(masked_fill(x, positive, 0.0) * (1.0 / alpha)));
+    return g * celu_grad(x, alpha);  // a differentiable op of its own (see celu_grad above)
   });
 }
 Var softplus(const Var& x) {

@@ -3,6 +3,7 @@
 // fresh tensor, with bit-identical results), on a CUDA device one kernel (engine/backend/cuda/adam.h);
 // in place is also what a captured CUDA graph needs (the moment buffers keep their addresses).
 #include "engine/optim/adam.h"
+#include "engine/profiler.h"
 
 #include <cmath>
 
@@ -33,6 +34,7 @@ AdamW::AdamW(std::vector<Var> params, AdamWOptions o)
 
 void Adam::update(size_t i, const Tensor& grad) {
   const AdamOptions& o = options_;
+  const profiler::OpScope profile_scope("adam_step", grad);
 #ifdef BRENIER_WITH_CUDA
   if (params()[i].data().device().is_cuda()) {
     Tensor param = params()[i].data();  // shares the parameter's storage: updated in place

@@ -1,12 +1,14 @@
 // MM-B objective and batch-conjugate argmax (see mmb.h).
 #include "ot/solvers/mmb.h"
 #include "ot/solvers/chunked_map.h"
+#include "ot/solvers/semi_discrete_cells.h"
 
 #include <algorithm>
 #include <vector>
 
 #include "engine/backend/primitives.h"
 #include "engine/ops/ops.h"
+#include "engine/profiler.h"
 
 namespace brenier::ot {
 namespace {
@@ -31,18 +33,21 @@ Tensor batch_conjugate_argmax(const Tensor& psi_x, const Tensor& x, const Tensor
                 x.str(), y.str());
   BRENIER_CHECK(chunk_rows >= 1, "{}: argument 'chunk_rows' must be >= 1, got {}", op, chunk_rows);
 
-  NoGradGuard no_grad;
-  const int64_t n_y = y.size(0);
-  Var x_t = transpose(Var(x));                         // [D, n_x]
-  Var psi_row = reshape(Var(psi_x), {1, x.size(0)});  // subtracted from every row of scores
-  std::vector<Tensor> parts;
-  for (int64_t start = 0; start < n_y; start += chunk_rows) {
-    const int64_t stop = std::min(n_y, start + chunk_rows);
-    Var rows = (start == 0 && stop == n_y) ? Var(y) : Var(prim::slice(y, 0, start, stop, 1));
-    Var scores = matmul(rows, x_t) - psi_row;  // [rows, n_x]: ⟨x_i, y_j⟩ − ψ(x_i)
-    parts.push_back(argmax(scores, 1));
-  }
-  return parts.size() == 1 ? parts[0] : prim::concat(parts, 0);
+  // The same argmax as semi-discrete OT's power cells: y_j are the "sources", x_i the "targets" with
+  // heights −ψ(x_i). assign_cells forms the scores in blocks with one GEMM on augmented operands (no
+  // separate subtraction), or in registers for D <= 8 on the CPU, and never stores the whole matrix.
+  // Blocks are capped at kCachedScores (1 MiB of f32) so a block's scores are still in cache when the
+  // argmax reads them. 1024 x 1024, one thread, CPU time: D = 2 0.60 -> 0.18 ms (fused kernel), D = 16
+  // 0.82 -> 0.73, D = 64 1.92 -> 1.68 ms against GEMM, subtraction and argmax on the whole matrix.
+  constexpr int64_t kCachedScores = int64_t{1} << 18;
+  const int64_t n_x = x.size(0);
+  const int64_t elem = static_cast<int64_t>(dtype_size(x.dtype()));
+  CellAssignmentOptions options;
+  options.counts = false;
+  options.check_finite = false;  // the solvers check their batches; ψ's values come from them
+  options.max_block_bytes = std::max(std::min(chunk_rows * n_x, kCachedScores), n_x + x.size(1) + 2) * elem;
+  const Tensor neg_psi = prim::binary_scalar(prim::Binary::Mul, psi_x, -1.0);
+  return assign_cells(y, x, neg_psi, options).argmax;
 }
 
 MmbObjective mmb_objective(const Var& psi_x, const Tensor& x, const Tensor& y, int64_t max_score_elements) {
@@ -52,7 +57,11 @@ MmbObjective mmb_objective(const Var& psi_x, const Tensor& x, const Tensor& y, i
   BRENIER_CHECK(max_score_elements >= 1, "{}: argument 'max_score_elements' must be >= 1, got {}", op,
                 max_score_elements);
   const int64_t chunk_rows = std::max<int64_t>(1, max_score_elements / x.size(0));
-  Tensor sigma = batch_conjugate_argmax(psi_x.data(), x, y, chunk_rows);
+  Tensor sigma;
+  {
+    const profiler::Region region("mmb.conjugate", x.device());
+    sigma = batch_conjugate_argmax(psi_x.data(), x, y, chunk_rows);
+  }
 
   double inner = 0, sq_x = 0, sq_y = 0;  // constants of the objective (no parameter gradient)
   {

@@ -9,8 +9,8 @@
 //        = mean_i ψ(x_i) + mean_j (⟨x_σ(j), y_j⟩ − ψ(x_σ(j))),    σ(j) = argmax_i ⟨x_i, y_j⟩ − ψ(x_i).
 //
 // By Danskin's theorem the parameter gradient of the max is that of the maximizing term, so σ is
-// computed without a graph (a matmul X Yᵀ, minus ψ(x), argmax over i; in row chunks when the score
-// matrix is big) and gradients flow through ψ(x_σ(j)) = index_select(ψ(x), σ) only. The objective takes
+// computed without a graph (scores ⟨x_i, y_j⟩ − ψ(x_i) and their argmax over i, formed in cache-sized
+// blocks by semi-discrete OT's assign_cells, ot/solvers/semi_discrete_cells.h) and gradients flow through ψ(x_σ(j)) = index_select(ψ(x), σ) only. The objective takes
 // ψ's values, so any potential network works with it.
 //
 // Symmetrized (spec §1.4, as in HOTET / the benchmark notebooks): a second potential ψ̄ minimizes the
@@ -27,7 +27,8 @@
 namespace brenier::ot {
 
 // σ(j) = argmax_i ⟨x_i, y_j⟩ − psi_x[i] for every row y_j: i64 [n_y]. x [n_x, D], y [n_y, D] and
-// psi_x [n_x] share a floating dtype. Scores are formed `chunk_rows` rows of y at a time.
+// psi_x [n_x] share a floating dtype. Scores are formed at most `chunk_rows` rows of y at a time
+// (fewer when that many would not stay in cache); ties go to the lowest i.
 Tensor batch_conjugate_argmax(const Tensor& psi_x, const Tensor& x, const Tensor& y, int64_t chunk_rows);
 
 // One direction of the MM-B objective for ψ values psi_x = ψ(x) (a Var carrying ψ's graph).

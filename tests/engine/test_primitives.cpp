@@ -82,6 +82,7 @@ double ref_unary(Unary op, double x, double p) {
     case Unary::PowScalar: return std::pow(x, p);
     case Unary::Step: return x > 0 ? 1.0 : 0.0;
     case Unary::CeluGrad: return x > 0 ? 1.0 : std::exp(x / p);
+    case Unary::CeluGrad2: return x > 0 ? 0.0 : std::exp(x / p) / p;
     case Unary::LeakyReluGrad: return x > 0 ? 1.0 : p;
     // d/dx [x Φ(x)] and its derivative, written out rather than taken from the library.
     case Unary::GeluGrad: return ref_cdf(x) + x * ref_pdf(x);
@@ -116,7 +117,8 @@ const std::vector<UnaryCase>& unary_cases() {
       {Unary::Cos, 0, false},        {Unary::PowScalar, 2.5, true}, {Unary::PowScalar, 3.0, false},
       {Unary::Step, 0, false},       {Unary::CeluGrad, 0.7, false}, {Unary::LeakyReluGrad, 0.2, false},
       {Unary::GeluGrad, 0, false},   {Unary::GeluGrad2, 0, false}, {Unary::Erf, 0, false},
-      {Unary::SiluGrad, 0, false},   {Unary::SiluGrad2, 0, false},
+      {Unary::SiluGrad, 0, false},   {Unary::SiluGrad2, 0, false}, {Unary::CeluGrad2, 0.7, false},
+      {Unary::CeluGrad, 1.0, false}, {Unary::CeluGrad2, 1.0, false},
   };
   return cases;
 }
@@ -172,6 +174,7 @@ TEST_CASE("primitives: unary spot values") {
   check_exact(prim::unary(Unary::Sign, f64({-3, 0, 2}, {3})), {-1, 0, 1}, {3});
   check_exact(prim::unary(Unary::Step, f64({-3, 0, 2}, {3})), {0, 0, 1}, {3});
   check_close(prim::unary(Unary::CeluGrad, f64({-2.0, 0.5}, {2}), 2.0), {std::exp(-1.0), 1.0}, {2}, 1e-15);
+  check_close(prim::unary(Unary::CeluGrad2, f64({-2.0, 0.5}, {2}), 2.0), {std::exp(-1.0) / 2.0, 0.0}, {2}, 1e-15);
   // 0-d in, 0-d out.
   Tensor s = prim::unary(Unary::Exp, Tensor::scalar(1.0, DType::F64));
   CHECK(s.shape() == Shape{});
@@ -227,6 +230,41 @@ TEST_CASE("primitives: unary f32 fast path matches the f64 loops on large inputs
     Tensor x = c.positive_only ? positive : mixed;
     Tensor want = prim::unary(c.op, x.to(DType::F64), c.p);
     check_close(prim::unary(c.op, x, c.p), want, 1e-5, 1e-6);
+  }
+}
+
+TEST_CASE("primitives: every unary op keeps NaN on the large f32 path exactly where the f64 loop does") {
+  // oneDNN 2.6's exp returned +inf for NaN: a silent NaN -> number on the fast path only.
+  std::vector<double> v(8256, 0.5);
+  for (size_t i = 3; i < v.size(); i += 101) v[i] = std::nan("");
+  Tensor x64 = f64(v, {64, 129});
+  Tensor x32 = x64.to(DType::F32);
+  for (const UnaryCase& c : unary_cases()) {
+    INFO("op ", std::string(prim::unary_name(c.op)), " p=", c.p);
+    std::vector<double> want = prim::unary(c.op, x64, c.p).to_vector<double>();
+    std::vector<double> got = prim::unary(c.op, x32, c.p).to_vector<double>();
+    int mismatches = 0;
+    for (size_t i = 0; i < v.size(); ++i) mismatches += std::isnan(want[i]) != std::isnan(got[i]);
+    CHECK(mismatches == 0);
+  }
+}
+
+TEST_CASE("primitives: celu's derivatives on large f32 (oneDNN exp path) keep NaN and stay finite") {
+  std::vector<double> v(4096, -1.5);
+  v[1] = std::nan("");
+  v[2] = 1000.0;
+  v[3] = -1000.0;
+  v[4] = 0.0;
+  Tensor t = f64(v, {4096}).to(DType::F32);
+  for (Unary op : {Unary::CeluGrad, Unary::CeluGrad2}) {
+    INFO(prim::unary_name(op));
+    std::vector<double> y = prim::unary(op, t, 0.5).to_vector<double>();
+    CHECK(std::isnan(y[1]));
+    const bool first = op == Unary::CeluGrad;
+    CHECK(y[2] == (first ? 1.0 : 0.0));
+    CHECK(y[3] == 0.0);
+    CHECK(y[4] == doctest::Approx(first ? 1.0 : 2.0));  // exp(0) = 1, divided by alpha for celu''
+    CHECK(y[0] == doctest::Approx(first ? std::exp(-3.0) : 2.0 * std::exp(-3.0)).epsilon(1e-6));
   }
 }
 
@@ -388,6 +426,39 @@ TEST_CASE("primitives: where, clamp and broadcast_to") {
   CHECK(wide.at({123, 299}) == row.at({0, 299}));
 }
 
+TEST_CASE("primitives: where over every broadcast layout of cond, a and b matches a naive reference") {
+  // Full, scalar, row [C] and column [R, 1] operands: the contiguous/scalar runs take the
+  // vectorized loops, the rest the strided one; 300 x 257 also splits across threads.
+  const int64_t R = 300, C = 257;
+  std::mt19937 rng(9);
+  const std::vector<Shape> layouts = {{R, C}, {}, {C}, {R, 1}};
+  auto at = [&](const std::vector<double>& v, const Shape& s, int64_t i, int64_t j) {
+    if (s.empty()) return v[0];
+    if (s.size() == 1) return v[static_cast<size_t>(j)];
+    if (s[1] == 1) return v[static_cast<size_t>(i)];
+    return v[static_cast<size_t>(i * C + j)];
+  };
+  for (const Shape& cs : layouts)
+    for (const Shape& as : layouts)
+      for (const Shape& bs : layouts) {
+        INFO("cond ", shape_str(cs), " a ", shape_str(as), " b ", shape_str(bs));
+        Tensor cond = prim::binary_scalar(prim::Binary::Gt, random_tensor(cs, rng, -1, 1, DType::F64), 0.0);
+        // f32-representable values, so the f32 run has the same exact answer
+        Tensor a = random_tensor(as, rng, -1, 1, DType::F32).to(DType::F64);
+        Tensor b = random_tensor(bs, rng, -1, 1, DType::F32).to(DType::F64);
+        const std::vector<double> cv = cond.to_vector<double>(), av = a.to_vector<double>(), bv = b.to_vector<double>();
+        std::vector<double> want;
+        for (int64_t i = 0; i < R; ++i)
+          for (int64_t j = 0; j < C; ++j) want.push_back(at(cv, cs, i, j) != 0 ? at(av, as, i, j) : at(bv, bs, i, j));
+        auto two_d = [](const Shape& s) { return s.size() == 2; };
+        auto has_columns = [&](const Shape& s) { return !s.empty() && s.back() == C; };
+        if (!(two_d(cs) || two_d(as) || two_d(bs)) || !(has_columns(cs) || has_columns(as) || has_columns(bs)))
+          continue;  // the result would not be [R, C]
+        check_exact(prim::where(cond, a, b), want, {R, C});
+        check_exact(prim::where(cond.to(DType::F32), a.to(DType::F32), b.to(DType::F32)), want, {R, C});
+      }
+}
+
 // --- reductions ----------------------------------------------------------------------------------
 
 TEST_CASE("primitives: reduce sum/max/min over chosen dims") {
@@ -506,6 +577,57 @@ TEST_CASE("primitives: argmax/argmin pick the first index on ties") {
   check_exact(prim::argreduce(false, f64({3, 1, 1}, {3}), 0, false), {1}, {});
   CHECK(prim::argreduce(true, x, -1, false).dtype() == DType::I64);
   check_exact(prim::argreduce(true, x.to(DType::I64), 1, false), {1, 0}, {2});
+}
+
+// The first index of the best value along `dim` of a [a, b, c] tensor, NaN first, by plain loops.
+std::vector<double> naive_arg_best(const std::vector<double>& v, const Shape& s, int64_t dim, bool is_max) {
+  std::vector<double> out;
+  const int64_t n[3] = {s[0], s[1], s[2]};
+  auto at = [&](int64_t i, int64_t j, int64_t k) { return v[static_cast<size_t>((i * n[1] + j) * n[2] + k)]; };
+  for (int64_t i = 0; i < (dim == 0 ? 1 : n[0]); ++i)
+    for (int64_t j = 0; j < (dim == 1 ? 1 : n[1]); ++j)
+      for (int64_t k = 0; k < (dim == 2 ? 1 : n[2]); ++k) {
+        int64_t best = -1;
+        double best_v = 0;
+        for (int64_t r = 0; r < n[dim]; ++r) {
+          const double x = at(dim == 0 ? r : i, dim == 1 ? r : j, dim == 2 ? r : k);
+          if (std::isnan(x)) {
+            best = r;
+            break;
+          }
+          if (best < 0 || (is_max ? x > best_v : x < best_v)) {
+            best = r;
+            best_v = x;
+          }
+        }
+        out.push_back(static_cast<double>(best));
+      }
+  return out;
+}
+
+TEST_CASE("primitives: argmax/argmin along every dim match a naive reference (ties, NaN, long lines)") {
+  // Long lines take the vectorized paths (contiguous lines; rows of strided lines in blocks of 256).
+  std::mt19937 rng(11);
+  for (const Shape& shape : {Shape{3, 300, 517}, Shape{2, 1030, 5}, Shape{1, 4, 2049}}) {
+    std::vector<double> v(static_cast<size_t>(numel(shape)));
+    std::uniform_int_distribution<int> coarse(-40, 40);  // few distinct values: many ties
+    for (double& x : v) x = coarse(rng) * 0.25;
+    for (size_t i = 7; i < v.size(); i += 977) v[i] = std::nan("");
+    for (DType dt : {DType::F32, DType::F64, DType::I64}) {
+      std::vector<double> w = v;
+      if (dt == DType::I64)
+        for (double& x : w) x = std::isnan(x) ? 0.0 : std::round(x * 4);
+      Tensor t = Tensor::from_vector(w, shape).to(dt);
+      for (int64_t dim = 0; dim < 3; ++dim)
+        for (bool is_max : {true, false}) {
+          INFO("shape ", shape_str(shape), " ", dtype_name(dt), " dim ", dim, is_max ? " argmax" : " argmin");
+          std::vector<double> want = naive_arg_best(w, shape, dim, is_max);
+          Shape out_shape = shape;
+          out_shape.erase(out_shape.begin() + dim);
+          check_exact(prim::argreduce(is_max, t, dim, false), want, out_shape);
+        }
+    }
+  }
 }
 
 TEST_CASE("primitives: topk is sorted and returns indices") {

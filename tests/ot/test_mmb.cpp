@@ -48,6 +48,36 @@ TEST_CASE("ot: batch conjugate argmax matches brute force, in any chunking") {
         std::string::npos);
 }
 
+TEST_CASE("ot: batch conjugate argmax on benchmark-sized batches: fused (D <= 8) and blocked GEMM paths, f64 and f32") {
+  // 1200 x 700 scores: more than one cache-sized block (2^18 scores) and, for D > 8, the GEMM path.
+  Generator gen(5);
+  for (int64_t d : {2, 8, 16, 64}) {
+    Tensor x = gen.normal({1200, d}, 0, 1, DType::F64), y = gen.normal({700, d}, 0, 1, DType::F64);
+    Tensor psi = gen.normal({1200}, 0, 1, DType::F64);
+    const std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>(), pv = psi.to_vector<double>();
+    const std::vector<int64_t> expected = brute_force_argmax(pv, xv, yv, d);
+    INFO("D = ", d);
+    CHECK(batch_conjugate_argmax(psi, x, y, int64_t{1} << 22).to_vector<int64_t>() == expected);
+    CHECK(batch_conjugate_argmax(psi, x, y, 100).to_vector<int64_t>() == expected);
+    // f32: near-ties may flip under rounding, so the picked score must be the best within f32 error.
+    const std::vector<int64_t> got =
+        batch_conjugate_argmax(psi.to(DType::F32), x.to(DType::F32), y.to(DType::F32), int64_t{1} << 22)
+            .to_vector<int64_t>();
+    auto score = [&](int64_t i, int64_t j) {
+      double s = -pv[static_cast<size_t>(i)];
+      for (int64_t k = 0; k < d; ++k) s += xv[static_cast<size_t>(i * d + k)] * yv[static_cast<size_t>(j * d + k)];
+      return s;
+    };
+    int64_t same = 0;
+    for (int64_t j = 0; j < 700; ++j) {
+      const size_t sj = static_cast<size_t>(j);
+      CHECK(score(got[sj], j) >= score(expected[sj], j) - 1e-4 * (1.0 + static_cast<double>(d)));
+      same += got[sj] == expected[sj];
+    }
+    CHECK(same >= 690);
+  }
+}
+
 TEST_CASE("ot: MM-B objective value, gradient and W2 estimate against brute force") {
   Generator gen(2);
   const int64_t nx = 19, ny = 11, d = 2;

@@ -141,7 +141,17 @@ const float* ones(int64_t n) {
 
 bool unary(Unary op, double p, const Tensor& x, Tensor& y) {
   auto spec = eltwise_spec(op, p);
-  return spec && run_eltwise(*spec, x, y);
+  if (!spec || !run_eltwise(*spec, x, y)) return false;
+  // oneDNN 2.6's exp clamps its input first, so exp(NaN) comes out +inf: put the NaN back (a NaN
+  // must never turn into a number). In place (x is y) the input is gone; such callers restore it.
+  if (op == Unary::Exp && x.raw_data() != y.raw_data()) {
+    const float* px = x.data<float>();
+    float* py = y.data<float>();
+    const int64_t n = x.numel();
+#pragma omp parallel for simd if (n > 32768)
+    for (int64_t i = 0; i < n; ++i) py[i] = px[i] != px[i] ? px[i] : py[i];
+  }
+  return true;
 }
 
 bool unary_derivative(Unary op, const Tensor& x, Tensor& y) {

@@ -195,6 +195,55 @@ Tensor reduce(prim::Reduce op, const Tensor& x, const std::vector<int64_t>& dims
   return out.reshape(out_shape);
 }
 
+// argmax/argmin rules: strictly better only, so the first index wins ties; the first NaN wins outright.
+
+// One contiguous line of n >= 1 values (the MM-B conjugate's rows of scores, attention, logits):
+// a vectorized pass for the best value and whether a NaN is present, then a scan for its first
+// position, instead of one data-dependent branch per element (~1.1 ns an element before, on
+// 1024 x 1024 scores).
+template <class T>
+int64_t arg_best_in_line(const T* p, int64_t n, bool is_max) {
+  T best = p[0];
+  int nan = 0;
+  if (is_max) {
+#pragma omp simd reduction(max : best) reduction(| : nan)
+    for (int64_t i = 0; i < n; ++i) {
+      best = p[i] > best ? p[i] : best;
+      nan |= p[i] != p[i];
+    }
+  } else {
+#pragma omp simd reduction(min : best) reduction(| : nan)
+    for (int64_t i = 0; i < n; ++i) {
+      best = p[i] < best ? p[i] : best;
+      nan |= p[i] != p[i];
+    }
+  }
+  int64_t i = 0;
+  if (nan)
+    while (p[i] == p[i]) ++i;
+  else
+    while (p[i] != best) ++i;
+  return i;
+}
+
+// Lines strided by `inner` (reducing a leading dim): every line of a block advances together, row
+// by row, so the loads are contiguous and the update is a vectorizable blend.
+template <class T>
+void arg_best_across_rows(const T* base, int64_t size, int64_t inner, int64_t count, bool is_max, int64_t* out) {
+  std::vector<T> best(base, base + count);
+  std::fill(out, out + count, int64_t{0});
+  for (int64_t r = 1; r < size; ++r) {
+    const T* row = base + r * inner;
+#pragma omp simd
+    for (int64_t i = 0; i < count; ++i) {
+      const T v = row[i], b = best[i];
+      const bool take = b == b && (v != v || (is_max ? v > b : v < b));
+      best[i] = take ? v : b;
+      out[i] = take ? r : out[i];
+    }
+  }
+}
+
 Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
   const Lines l = lines_around(x.shape(), dim);
   Shape out_shape = x.shape();
@@ -207,17 +256,19 @@ Tensor argreduce(bool is_max, const Tensor& x, int64_t dim, bool keepdim) {
   dispatch_dtype(x.dtype(), [&](auto tag) {
     using T = decltype(tag);
     const T* px = x.data<T>();
-    const int64_t n = l.outer * l.inner;
-#pragma omp parallel for if (n * l.size > kParallelThreshold)
-    for (int64_t q = 0; q < n; ++q) {
-      const T* line = px + (q / l.inner) * l.size * l.inner + q % l.inner;
-      int64_t best = 0;
-      for (int64_t r = 1; r < l.size; ++r) {
-        const T v = line[r * l.inner], b = line[best * l.inner];
-        // Strictly better only, so the first index wins ties; the first NaN wins outright.
-        if (b == b && (v != v || (is_max ? v > b : v < b))) best = r;
-      }
-      po[q] = best;
+    const bool parallel = l.outer * l.size * l.inner > kParallelThreshold;
+    if (l.inner == 1) {
+#pragma omp parallel for if (parallel)
+      for (int64_t q = 0; q < l.outer; ++q) po[q] = arg_best_in_line(px + q * l.size, l.size, is_max);
+      return;
+    }
+    constexpr int64_t kBlock = 256;  // lines per task: a few rows of them stay in L1
+    const int64_t blocks = (l.inner + kBlock - 1) / kBlock;
+#pragma omp parallel for if (parallel)
+    for (int64_t t = 0; t < l.outer * blocks; ++t) {
+      const int64_t o = t / blocks, start = (t % blocks) * kBlock;
+      arg_best_across_rows(px + o * l.size * l.inner + start, l.size, l.inner, std::min(kBlock, l.inner - start),
+                           is_max, po + o * l.inner + start);
     }
   });
   return out;

@@ -56,6 +56,9 @@ void HeightNetwork::set_output_layer(const Tensor& weight, const Tensor& bias) {
   out.bias.data().copy_from(bias.to(out.bias.data().dtype()));
 }
 
+const Tensor& HeightNetwork::output_weight() const { return linears_.back()->weight.data(); }
+const Tensor& HeightNetwork::output_bias() const { return linears_.back()->bias.data(); }
+
 Var HeightNetwork::forward(const Var& y) const {
   return reshape(linears_.back()->forward(output_layer_input(y)), {y.size(0)});
 }

@@ -44,6 +44,9 @@ class HeightNetwork : public nn::Module {
   Var features(const Var& y) const;
   // Replaces the output layer: weight [1, hidden.back()] (or [1, input width] without hidden layers), bias [1].
   void set_output_layer(const Tensor& weight, const Tensor& bias);
+  // The output layer's weight [1, W] and bias [1] (the parameters' own tensors: copy before changing them).
+  const Tensor& output_weight() const;
+  const Tensor& output_bias() const;
 
   // Sets every BN's running statistics to the exact biased mean/variance of its input over `targets`
   // [m, dim] (m >= 2; one pass, no graph) and switches the network to eval mode. No-op for the

@@ -17,8 +17,10 @@ namespace {
 
 constexpr const char* kOp = "HeightNetworkSolver";
 constexpr int64_t kPredictChunk = 65536;  // eval-mode rows per forward in predict_heights
-// fit_heights' ridge relative to the mean diagonal of F_c F_cᵀ (ours): it only guards a rank-deficient F. On
-// color (n = 500, W = 512) 1e-12 kept the free heights' ‖ŵ − ν‖ (0.028 → 0.029), 1e-8 doubled it (0.063).
+// The output layer's least-squares ridge (fit_heights and output-layer steps), relative to the mean diagonal of
+// F_c F_cᵀ (ours): it only guards a rank-deficient F. On color (n = 500, W = 512) 1e-12 kept the free heights'
+// ‖ŵ − ν‖ (0.028 → 0.029), 1e-8 doubled it (0.063); after 200 output-layer steps ‖ŵ − ν‖ was 0.021 at 1e-12,
+// 0.023 at 1e-6 and 0.025 at 1e-3 (a larger ridge blocks the fine height differences of close colors).
 constexpr double kFitRidge = 1e-12;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -37,6 +39,8 @@ const HeightNetworkSolverConfig& checked(const HeightNetworkSolverConfig& c) {
   BRENIER_CHECK(c.target_batch == 0 || c.target_batch >= 2,
                 "{}: option 'target_batch' must be 0 (all targets) or >= 2 (BatchNorm needs two rows), got {}", kOp,
                 c.target_batch);
+  BRENIER_CHECK(c.update == HeightNetworkUpdate::all_parameters || !c.hidden.empty(),
+                "{}: option 'update' = output_layer needs a hidden layer (option 'hidden' is empty)", kOp);
   BRENIER_CHECK(is_floating(c.dtype), "{}: option 'dtype' must be f32 or f64, got {}", kOp, dtype_name(c.dtype));
   check_monte_carlo_config(c.monte_carlo, kOp);
   return c;
@@ -87,7 +91,9 @@ Tensor HeightNetworkSolver::predict_in_chunks(const Tensor& targets, int64_t chu
 }
 
 SemiDiscreteStepStats HeightNetworkSolver::step(const SourceSampler& source) {
+  if (config_.update == HeightNetworkUpdate::output_layer) return output_layer_step(source);
   const auto start = std::chrono::steady_clock::now();
+  output_model_.reset();  // the hidden layers change below
   const std::vector<Tensor> batches = batch_indices();
   autograd::Tape tape;  // the step's graph dies with it
   Var h;
@@ -129,6 +135,74 @@ SemiDiscreteStepStats HeightNetworkSolver::step(const SourceSampler& source) {
   return stats;
 }
 
+// H_Φ's output layer as a linear model of the training heights at fixed hidden features: h = F w + b, F [n, W]
+// the last hidden layer's activations (BN with the training targets' statistics). fit() gives the centred
+// least-squares (w, b) for goal heights (the bias takes the means): the minimum-norm w of F_c w = h_c with a tiny
+// relative ridge λ (kFitRidge) that only guards a rank-deficient F, in the smaller of two equal forms,
+// w = F_cᵀ(F_cF_cᵀ + λI)⁻¹h_c (n ≤ W, an n × n system) or w = (F_cᵀF_c + λI)⁻¹F_cᵀh_c (n > W, W × W); the
+// factorization is made once, so each output-layer step costs one solve.
+class OutputLayerModel {
+ public:
+  explicit OutputLayerModel(Eigen::MatrixXd features) : features_(std::move(features)) {
+    const int64_t n = features_.rows();
+    mean_ = features_.colwise().mean();
+    centred_ = features_.rowwise() - mean_;
+    kernel_form_ = n <= features_.cols();
+    Eigen::MatrixXd gram = kernel_form_ ? Eigen::MatrixXd(centred_ * centred_.transpose())
+                                        : Eigen::MatrixXd(centred_.transpose() * centred_);
+    const double scale = centred_.squaredNorm() / static_cast<double>(n);  // mean diagonal of F_c F_cᵀ
+    constant_ = !(scale > 0);  // features constant over the targets: only the bias fits
+    if (!constant_) {
+      gram.diagonal().array() += kFitRidge * scale;
+      solver_.compute(gram);
+    }
+  }
+
+  // (w, b) of the least-squares fit to `goal` [n].
+  std::pair<Eigen::VectorXd, double> fit(const Eigen::VectorXd& goal) const {
+    const double goal_mean = goal.mean();
+    const Eigen::VectorXd centred_goal = goal.array() - goal_mean;
+    Eigen::VectorXd w = Eigen::VectorXd::Zero(features_.cols());
+    if (!constant_)
+      w = kernel_form_ ? Eigen::VectorXd(centred_.transpose() * solver_.solve(centred_goal))
+                       : Eigen::VectorXd(solver_.solve(centred_.transpose() * centred_goal));
+    return {w, goal_mean - mean_.dot(w)};
+  }
+
+  Eigen::VectorXd heights(const Eigen::VectorXd& w, double b) const { return (features_ * w).array() + b; }
+  int64_t rows() const { return features_.rows(); }
+  int64_t width() const { return features_.cols(); }
+
+ private:
+  Eigen::MatrixXd features_, centred_;
+  Eigen::RowVectorXd mean_;
+  Eigen::LDLT<Eigen::MatrixXd> solver_;
+  bool kernel_form_ = true, constant_ = false;
+};
+
+namespace {
+
+std::vector<double> to_std(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+
+}  // namespace
+
+const OutputLayerModel& HeightNetworkSolver::output_layer_model() {
+  if (!output_model_) {
+    // F [n, W] of all training targets, BN with their statistics: what the training-mode forward of one full
+    // batch (and the frozen eval-mode forward) feed the output layer.
+    network_->freeze_statistics(targets_);
+    frozen_ = true;
+    const int64_t n = targets_.size(0), W = network_->hidden().back();
+    const std::vector<double> f = [&] {
+      NoGradGuard no_grad;
+      return network_->features(Var(targets_)).data().to_vector<double>();
+    }();
+    output_model_ = std::make_shared<const OutputLayerModel>(
+        Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(f.data(), n, W));
+  }
+  return *output_model_;
+}
+
 double HeightNetworkSolver::fit_heights(const Tensor& heights) {
   const char* op = "HeightNetworkSolver::fit_heights";
   const int64_t n = targets_.size(0);
@@ -138,34 +212,13 @@ double HeightNetworkSolver::fit_heights(const Tensor& heights) {
                 heights.str());
   check_finite(heights, op, "heights");
   BRENIER_CHECK(!config_.hidden.empty(), "{}: needs a hidden layer (option 'hidden' is empty)", op);
-  // The last hidden layer's activations F [n, W] of all training targets, BN with their statistics: what
-  // the training-mode forward of one full batch (and the frozen eval-mode forward) feed the output layer.
-  network_->freeze_statistics(targets_);
-  const int64_t W = config_.hidden.back();
-  const std::vector<double> f = [&] {
-    NoGradGuard no_grad;
-    return network_->features(Var(targets_)).data().to_vector<double>();
-  }();
   const std::vector<double> goal = heights.to_vector<double>();
-  Eigen::MatrixXd F = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-      f.data(), n, W);
-  Eigen::VectorXd h = Eigen::Map<const Eigen::VectorXd>(goal.data(), n);
-  // Centred least squares (the bias takes the means): the minimum-norm w of F_c w = h_c via the n × n kernel
-  // form w = F_cᵀ (F_c F_cᵀ + λI)⁻¹ h_c, λ a tiny relative ridge (kFitRidge) that only guards a rank-deficient F.
-  const Eigen::RowVectorXd f_mean = F.colwise().mean();
-  const double h_mean = h.mean();
-  F.rowwise() -= f_mean;
-  h.array() -= h_mean;
-  Eigen::MatrixXd K = F * F.transpose();
-  const double scale = K.trace() / static_cast<double>(n);
-  Eigen::VectorXd w = Eigen::VectorXd::Zero(W);  // features constant over the targets: only the bias fits
-  if (scale > 0) {
-    K.diagonal().array() += kFitRidge * scale;
-    w = F.transpose() * K.ldlt().solve(h);
-  }
-  const double bias = h_mean - f_mean.dot(w);
+  const OutputLayerModel& model = output_layer_model();
+  if (!frozen_) freeze_statistics();  // the model may be an earlier one's: predict below in eval mode
+  const auto [w, bias] = model.fit(Eigen::Map<const Eigen::VectorXd>(goal.data(), n));
   BRENIER_CHECK(w.allFinite() && std::isfinite(bias), "{}: the least-squares output layer is not finite", op);
-  network_->set_output_layer(Tensor::from_vector(std::vector<double>(w.data(), w.data() + W), {1, W}).to(config_.dtype),
+  const int64_t W = model.width();
+  network_->set_output_layer(Tensor::from_vector(to_std(w), {1, W}).to(config_.dtype),
                              Tensor::from_vector(std::vector<double>{bias}).to(config_.dtype));
   // The fit's RMS error, as the network computes it (in its dtype).
   const std::vector<double> fitted = predict_in_chunks(targets_, kPredictChunk).to_vector<double>();
@@ -174,6 +227,36 @@ double HeightNetworkSolver::fit_heights(const Tensor& heights) {
   network_->train(true);
   frozen_ = false;
   return std::sqrt(sq / static_cast<double>(n));
+}
+
+SemiDiscreteStepStats HeightNetworkSolver::output_layer_step(const SourceSampler& source) {
+  const auto start = std::chrono::steady_clock::now();
+  const char* op = "HeightNetworkSolver::step";
+  const OutputLayerModel& model = output_layer_model();
+  if (!frozen_) freeze_statistics();  // after fit_heights: eval mode, as the model's heights are
+  const int64_t n = model.rows(), W = model.width();
+  const std::vector<double> weight = network_->output_weight().to_vector<double>();
+  const double bias = network_->output_bias().to_vector<double>()[0];
+  const Eigen::VectorXd w = Eigen::Map<const Eigen::VectorXd>(weight.data(), W);
+  // The heights H_Φ(y_i) of the frozen network, from the model (equal to its eval-mode forward up to rounding).
+  const Tensor h = Tensor::from_vector(to_std(model.heights(w, bias))).to(config_.dtype).to(config_.device);
+  const EnergyGradient g = estimate_energy_gradient(source, gen_, adaptive_.batches(), config_.monte_carlo.batch_size,
+                                                    targets_, h, weights_, config_.cells);
+  SemiDiscreteStepStats stats = step_stats(g, ++steps_, config_.tolerance);
+  if (!stats.converged) {
+    const double lr = config_.lr_final > 0 ? decayed_lr(config_.lr, config_.lr_final, steps_, config_.max_iter)
+                                           : config_.lr;
+    const std::vector<double> gradient = g.gradient.to(Device::cpu()).to_vector<double>();
+    const Eigen::VectorXd height_step = -lr * Eigen::Map<const Eigen::VectorXd>(gradient.data(), n);
+    const auto [dw, db] = model.fit(height_step);
+    const Eigen::VectorXd new_w = w + dw;
+    BRENIER_CHECK(new_w.allFinite() && std::isfinite(bias + db), "{}: the output-layer step is not finite", op);
+    network_->set_output_layer(Tensor::from_vector(to_std(new_w), {1, W}).to(config_.dtype),
+                               Tensor::from_vector(std::vector<double>{bias + db}).to(config_.dtype));
+    stats.batches_doubled = adaptive_.observe(g.norm);
+  }
+  stats.seconds = seconds_since(start);
+  return stats;
 }
 
 HeightNetworkSolveResult HeightNetworkSolver::solve(const SourceSampler& source,
@@ -264,6 +347,7 @@ void HeightNetworkSolver::load(const std::string& path) {
     adam_->load_state(old_adam);
     throw;
   }
+  output_model_.reset();
   steps_ = static_cast<int64_t>(ck.tensors.at("solver.steps").item());
   gen_.set_state(static_cast<uint64_t>(generator[0]), static_cast<uint64_t>(generator[1]));
   frozen_ = ck.tensors.at("solver.frozen").item() != 0;

@@ -33,6 +33,8 @@
 // * After training, BatchNorm's running statistics are replaced by the exact statistics of the training
 //   targets (HeightNetwork::freeze_statistics) and the network is put in eval mode; solve() does it and
 //   then measures ‖∇E‖ once more with the eval-mode heights that the map uses (eval_grad_norm).
+// * Steps after a warm start (ours; docs/otnet.md "color"): `update = output_layer` moves only the output layer,
+//   by a gradient step on the heights mapped through the features' Gram matrix (see HeightNetworkUpdate).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -47,6 +49,24 @@
 #include "ot/solvers/semi_discrete_energy.h"
 
 namespace brenier::ot {
+
+// What a training step changes (ours; Algorithm 1 trains all of Φ by Adam).
+enum class HeightNetworkUpdate {
+  // Adam on every parameter of H_Φ: Algorithm 1 as the paper gives it (the default).
+  all_parameters,
+  // The output layer only, for steps after fit_heights (a warm start). With the hidden layers fixed (BN
+  // statistics of the training targets, eval mode), h = F w + b is linear in the output layer (F [n, W] the last
+  // hidden layer's features), so E is convex in (w, b). The step is the heights' gradient step Δh = −lr·ĝ
+  // mapped to the weights by the same ridge least squares as fit_heights: Δw = (F_cᵀF_c + λI)⁻¹F_cᵀΔh, the
+  // natural gradient in the features' metric (F_c: centred F; λ relative 1e-12). Why not Adam on Φ: from a
+  // fitted output layer its steps of ≈ lr on *every* weight (Adam's size is independent of the gradient's)
+  // add up coherently over the 512 features and, through BatchNorm, over the hidden layers, and move h far
+  // more than the balance tolerates (color: ‖ŵ − ν‖ 0.022 → 0.20 in one step at lr 1e-6 on all of Φ, → 0.049 in
+  // 100 steps at lr 1e-6 on the output layer alone); a gradient step on h has the size of ĝ and shrinks with it.
+  // `lr` is then that step size on the heights (color: 3e-3), and lr_final decays it. The hidden layers, their
+  // statistics and Adam's state stay as they are; frozen() stays true after such a step.
+  output_layer,
+};
 
 struct HeightNetworkSolverConfig {
   std::vector<int64_t> hidden = {512, 512, 512};  // H_Φ widths (Table A3)
@@ -67,6 +87,8 @@ struct HeightNetworkSolverConfig {
   // lr_final). With a constant lr Adam's updates keep a size ≈ lr whatever ĝ, so the heights oscillate at
   // that scale around the optimum; the decay lets them settle (docs/otnet.md "color"). 0: constant lr.
   double lr_final = 0;
+  // What a step changes: all of Φ by Adam (Algorithm 1) or, after a warm start, the output layer (see above).
+  HeightNetworkUpdate update = HeightNetworkUpdate::all_parameters;
   // δ: stop when ‖∇E‖₂ < δ. The paper gives no value; pyOMT's 2e-3 (§6.1).
   double tolerance = 2e-3;
   int64_t max_iter = 20000;                        // pyOMT's (§6.1); the paper gives none
@@ -84,6 +106,8 @@ struct HeightNetworkSolveResult : SemiDiscreteSolveResult {
   double eval_grad_norm = 0;
 };
 
+class OutputLayerModel;  // height_network_solver.cpp: h = F w + b at fixed features, by least squares
+
 class HeightNetworkSolver {
  public:
   // train_targets [n, d] (n >= 2; converted to config.dtype on config.device); target_weights ν (> 0,
@@ -91,15 +115,18 @@ class HeightNetworkSolver {
   explicit HeightNetworkSolver(const Tensor& train_targets, const Tensor& target_weights = {},
                                HeightNetworkSolverConfig config = {});
 
-  // One Monte-Carlo gradient and (unless ‖ĝ‖ < tolerance) one Adam step of H_Φ. Leaves frozen() false
-  // (full batch: H_Φ in training mode; mini-batches: statistics of the weights before the update).
+  // One Monte-Carlo gradient and (unless ‖ĝ‖ < tolerance) one update of H_Φ: an Adam step on Φ, leaving
+  // frozen() false (full batch: H_Φ in training mode; mini-batches: statistics of the weights before the
+  // update), or with update = output_layer a step on the output layer (see HeightNetworkUpdate), frozen() true.
   SemiDiscreteStepStats step(const SourceSampler& source);
   // Warm start (ours; Algorithm 1 starts from h = 0): makes H_Φ(y_i) = h⁰_i at the training targets, up to a
   // constant, by solving for the output layer alone: with the hidden layers as they are (BN statistics of the
   // training targets), the heights are linear in the output layer, so the least-squares fit is closed-form
-  // (minimum-norm; exact when the last hidden width is ≥ n − 1, as Table A3's 512 for n ≤ 513). Use it
+  // (minimum-norm; exact when the last hidden width is ≥ n − 1, as Table A3's 512 for n ≤ 513, and the targets
+  // are distinct: equal targets have equal features, hence equal heights). Use it
   // with a quick free-height solve's heights: OT-Net's steps then start where that solve stopped. Returns
-  // the RMS error of the fit in config.dtype. Leaves frozen() false and Adam's state as it was.
+  // the RMS error of the fit in config.dtype. Leaves frozen() false and Adam's state as it was. Least squares:
+  // the minimum-norm solution with a relative ridge 1e-12, in the smaller of its two forms (n × n or W × W).
   double fit_heights(const Tensor& heights);
   // Steps until ‖ĝ‖ < tolerance or max_iter steps of this call, then freeze_statistics() and one more
   // gradient estimate for eval_grad_norm. `on_step` sees every training step.
@@ -134,6 +161,10 @@ class HeightNetworkSolver {
 
  private:
   std::vector<Tensor> batch_indices() const;  // consecutive target mini-batches; empty for one batch
+  SemiDiscreteStepStats output_layer_step(const SourceSampler& source);  // update = output_layer
+  // The least-squares model of the output layer at the current hidden features (built on first use; freezes
+  // the BN statistics); reset whenever the hidden layers may change.
+  const OutputLayerModel& output_layer_model();
   Tensor predict_in_chunks(const Tensor& targets, int64_t chunk_rows) const;  // eval-mode forward, no graph
 
   HeightNetworkSolverConfig config_;
@@ -141,6 +172,7 @@ class HeightNetworkSolver {
   Generator init_gen_;  // H_Φ's initial weights only
   std::unique_ptr<HeightNetwork> network_;
   std::unique_ptr<optim::Adam> adam_;
+  std::shared_ptr<const OutputLayerModel> output_model_;
   AdaptiveBatches adaptive_;
   Generator gen_;
   int64_t steps_ = 0;

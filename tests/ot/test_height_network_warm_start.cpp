@@ -1,11 +1,15 @@
 // OT-Net's warm start (issue 6, color transfer): HeightNetworkSolver::fit_heights solves for H_Φ's output
 // layer in closed form, so H_Φ reproduces given heights (up to a constant) when the last hidden width is
 // ≥ n − 1; a warm start from a converged free-height solve meets δ at OT-Net's first checks and gives the
-// heights of a cold OT-Net solve; the solvers' geometric lr decay (lr_final).
+// heights of a cold OT-Net solve; the solvers' geometric lr decay (lr_final); steps after the fit on the output
+// layer only (HeightNetworkUpdate::output_layer) keep or improve the balance, where Adam on all of H_Φ loses it.
 #include <doctest/doctest.h>
 
 #include "tests/support/errors.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <string>
@@ -131,4 +135,101 @@ TEST_CASE("semi-discrete solvers: lr_final decays lr geometrically over max_iter
   bad_network.lr_final = NAN;
   CHECK(error_of([&] { HeightNetworkSolver(Tensor::zeros({3, 2}), {}, bad_network); })
             .find("'lr_final' must be finite and >= 0") != std::string::npos);
+}
+
+namespace {
+
+// ‖ŵ − ν‖₂ of H_Φ's current heights for the uniform source on [−0.5, 0.5]² and uniform ν, by quadrature: the
+// cells of a 400 × 400 grid of pixel centres (a reference independent of the solver's Monte Carlo; a cell's
+// mass is off by at most its boundary's pixels, ≈ 1e-3 for 16 cells, and the error is deterministic).
+double grid_mass_error(HeightNetworkSolver& solver, const Tensor& y) {
+  const int64_t side = 400, n = y.size(0);
+  std::vector<float> x;
+  x.reserve(static_cast<size_t>(2 * side * side));
+  for (int64_t i = 0; i < side; ++i)
+    for (int64_t j = 0; j < side; ++j) {
+      x.push_back(static_cast<float>((static_cast<double>(i) + 0.5) / side - 0.5));
+      x.push_back(static_cast<float>((static_cast<double>(j) + 0.5) / side - 0.5));
+    }
+  if (!solver.frozen()) solver.freeze_statistics();
+  const std::vector<int64_t> counts =
+      solver.assign(Tensor::from_vector(x, {side * side, 2}), y, {}).counts.to_vector<int64_t>();
+  double sq = 0;
+  for (int64_t c : counts) {
+    const double d = static_cast<double>(c) / static_cast<double>(side * side) - 1.0 / static_cast<double>(n);
+    sq += d * d;
+  }
+  return std::sqrt(sq);
+}
+
+}  // namespace
+
+TEST_CASE("height-network warm start: output-layer steps after fit_heights do not unbalance the map and balance "
+          "an unbalanced start, where Adam on all of H_Phi unbalances it") {
+  Generator gen(43);
+  const int64_t n = 16;
+  const Tensor y = gen.uniform({n, 2}, -0.4, 0.4);
+  const MonteCarloConfig mc = {.batch_size = 10000, .initial_batches = 4, .patience = 30, .max_batches = 4};
+  // A balanced start: free heights solved to ‖ĝ‖ < 2.5e-3 (the Monte Carlo doubles up to 160,000 sources).
+  FreeHeightSolverConfig free_config;
+  free_config.lr = 1e-3;
+  free_config.lr_final = 1e-5;
+  free_config.tolerance = 2.5e-3;
+  free_config.max_iter = 3000;
+  free_config.monte_carlo = {.batch_size = 10000, .initial_batches = 2, .patience = 30, .max_batches = 16};
+  free_config.seed = 5;
+  FreeHeightSolver free_solver(y, {}, free_config);
+  REQUIRE(free_solver.solve(uniform_cube_sampler(2)).converged);
+  // An unbalanced start: the Voronoi heights −|y|²/2 (cells of the nearest target).
+  std::vector<double> voronoi(n);
+  const std::vector<double> yv = y.to_vector<double>();
+  for (int64_t i = 0; i < n; ++i) voronoi[i] = -0.5 * (yv[2 * i] * yv[2 * i] + yv[2 * i + 1] * yv[2 * i + 1]);
+
+  HeightNetworkSolverConfig config;
+  config.hidden = {32, 32};  // ≥ n − 1: fit_heights interpolates
+  config.fourier_features = 0;
+  config.tolerance = 1e-6;   // never met: every call takes its step
+  config.monte_carlo = mc;   // 40,000 sources a step
+  config.seed = 3;
+  // `steps` steps from `start`: the grid's ‖ŵ − ν‖ before them and after every 5.
+  const int64_t steps = 60;
+  auto run = [&](HeightNetworkUpdate update, double lr, const Tensor& start) {
+    HeightNetworkSolverConfig c = config;
+    c.update = update;
+    c.lr = lr;
+    HeightNetworkSolver solver(y, {}, c);
+    REQUIRE(solver.fit_heights(start) < 1e-4);
+    std::vector<double> errors = {grid_mass_error(solver, y)};
+    for (int64_t k = 1; k <= steps; ++k) {
+      solver.step(uniform_cube_sampler(2));
+      if (k % 5 == 0) errors.push_back(grid_mass_error(solver, y));
+    }
+    return errors;
+  };
+  // lr 0.05 on the heights: E's Hessian here (16 cells ≈ 0.25 wide, targets ≈ 0.2 apart) has eigenvalues ≲ 10,
+  // so a gradient step of 0.05 contracts every mode (ηλ ≲ 0.5).
+  const double lr = 0.05;
+  const std::vector<double> balanced = run(HeightNetworkUpdate::output_layer, lr, free_solver.heights());
+  const std::vector<double> from_voronoi =
+      run(HeightNetworkUpdate::output_layer, lr, Tensor::from_vector(voronoi));
+  const std::vector<double> adam = run(HeightNetworkUpdate::all_parameters, 1e-3, free_solver.heights());
+  MESSAGE("grid ||w - nu||, every 5 steps: balanced start ", fmt::format("{:.4f}", fmt::join(balanced, " ")));
+  MESSAGE("Voronoi start ", fmt::format("{:.4f}", fmt::join(from_voronoi, " ")));
+  MESSAGE("Adam on all of H_Phi (lr 1e-3) from the balanced start ", fmt::format("{:.4f}", fmt::join(adam, " ")));
+  // Balanced start: no checkpoint above the start by more than the steps' own noise. ĝ over 40,000 sources
+  // carries noise of norm √((1 − 1/n)/N) ≈ 0.0048; a step passes it on to ŵ as ≲ ηλ ≈ 0.5 of it, so the
+  // stationary ‖ŵ − ν‖ of the steps is ≈ 0.0025 around the optimum: margin 0.005, twice that.
+  const double margin = 0.005;
+  for (double e : balanced) CHECK(e <= balanced.front() + margin);
+  // Unbalanced start: never above it, and at the end a tenth of it.
+  for (double e : from_voronoi) CHECK(e <= from_voronoi.front());
+  CHECK(from_voronoi.back() < 0.1 * from_voronoi.front());
+  // The failure this guards against: Adam on all of Φ from the same fitted start leaves the balance.
+  CHECK(*std::max_element(adam.begin(), adam.end()) > balanced.front() + 4 * margin);
+  // Output-layer steps need an output layer that reads hidden features.
+  HeightNetworkSolverConfig linear = config;
+  linear.hidden = {};
+  linear.update = HeightNetworkUpdate::output_layer;
+  CHECK(error_of([&] { HeightNetworkSolver(y, {}, linear); })
+            .find("option 'update' = output_layer needs a hidden layer") != std::string::npos);
 }

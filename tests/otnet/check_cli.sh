@@ -44,6 +44,7 @@ if ! command -v nvidia-smi >/dev/null; then
   expect 2 "$no_cuda" color --device cuda --out "$tmp/x"
 fi
 expect 2 '--pixels' color --pixels 1 --out "$tmp/x"
+expect 2 '--update' color --update adam --out "$tmp/x"
 [ ! -e "$tmp/x" ] || fail "a rejected command created its --out folder"
 
 # --- toy ------------------------------------------------------------------------------------------------
@@ -88,6 +89,13 @@ if [ -f "$shared/data/images/china.jpg" ]; then
   has_keys "$run/results.md" 'paper: network simplex' '1.777' 'REFERENCE.md'
   has_keys "$run/results.json" '"warm_start"' '"free_height_steps"' '"output_layer_fit_rms"' '"otnet_loop_seconds"'
   has_keys "$run/results.json" '"input_features": 0'  # color's H_Φ reads raw y unless --fourier-features is given
+  has_keys "$run/results.json" '"distinct_target_colors"'
+  has_keys "$run/config.json" '"update": "output-layer"'
+  # A δ the warm start cannot meet: Algorithm 1 takes its (output-layer) steps, and the run still finishes.
+  run2="$tmp/color-steps"
+  expect 0 'results:' color --size 64 --pixels 40 --max-iter 5 --tolerance 1e-4 "${tiny[@]}" --shared "$shared" \
+    --out "$run2"
+  has_keys "$run2/results.json" '"iterations": 5'
   [ -s "$run/figures/panel.png" ] || fail "color did not write figures/panel.png"
 else
   echo "shared images not found: color run skipped"

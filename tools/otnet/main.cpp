@@ -123,6 +123,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   color_cmd->add_option("--pixels", color.pixels, "n = N: target pixels and source samples per step (paper: 500)")
       ->capture_default_str();
+  color_cmd->add_option("--update", color.update,
+                        "what Algorithm 1's steps after the warm start change: output-layer (ours) or all (Adam on "
+                        "all of H_Φ, §6.3)")
+      ->check(CLI::IsMember({"output-layer", "all"}))
+      ->capture_default_str();
   color_cmd->add_option("--shared", color.shared,
                         "shared folder holding data/images (default: $BRENIER_SHARED, else ../shared)");
 

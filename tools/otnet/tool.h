@@ -73,6 +73,9 @@ struct ColorOptions {
   std::string shared;
   int64_t size = 512;       // the square crop's side after resizing (paper: 512×512)
   int64_t pixels = 500;     // n = N (paper §4.2)
+  // What OT-Net's steps after the warm start change: "output-layer" (ours; HeightNetworkUpdate::output_layer)
+  // or "all" (Adam on all of H_Φ, Algorithm 1).
+  std::string update = "output-layer";
 };
 
 struct GenerateOptions {

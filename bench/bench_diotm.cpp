@@ -12,7 +12,7 @@
 // re-measure it in the same session when you can:
 //   /usr/bin/python3 bench/torch_ref/diotm_step.py --out bench/torch_ref/diotm_cpu.json
 //
-// Usage: bench_diotm [--quick] [--reference FILE]   (default FILE: bench/torch_ref/diotm_cpu.json)
+// Usage: bench_diotm [--quick] [--reference FILE] [--profile] [--only cpu/64]   (default FILE: bench/torch_ref/diotm_cpu.json)
 #include <fmt/core.h>
 
 #include <string>
@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
     // dim 784: the conv architecture of `diotm translate` on 28×28 images, batch 64 (no PyTorch row).
     for (int64_t dim : {2, 64, 784}) {
       const bool images = dim == 784;
+      const std::string key = fmt::format("{}/{}", device.is_cpu() ? "cpu" : "cuda", dim);
+      if (!bench::row_selected(key)) continue;
       DiotmConfig config;
       config.dim = dim;
       config.batch = images ? 64 : 1024;
@@ -61,10 +63,10 @@ int main(int argc, char** argv) {
         backend::synchronize(device);  // CUDA is asynchronous: time the finished step
       };
       const bench::Timing t = bench::time_it(step, 3, quick ? 3 : 10, quick ? 0.3 : 2.0);
-      const std::string key = fmt::format("{}/{}", device.is_cpu() ? "cpu" : "cuda", dim);
       const std::string name = images ? fmt::format("{}, 28x28 conv, batch 64", device.str())
                                       : fmt::format("{}, dim {}", device.str(), dim);
       bench::print_step_row(name, 34, t, torch_ms, key);
+      bench::profile_row(name, step);
     }
   }
   return 0;

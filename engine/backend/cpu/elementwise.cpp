@@ -107,15 +107,15 @@ bool celu_derivative_via_exp(prim::Unary op, double alpha, const Tensor& x, Tens
   float* py = y.data<float>();
   const int64_t n = x.numel();
   const float inv_alpha = static_cast<float>(1.0 / alpha);
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) py[i] = (px[i] > 0.f ? 0.f : px[i]) * inv_alpha;  // NaN stays NaN
   if (!onednn::unary(U::Exp, 0.0, y, y)) return false;  // the loop below recomputes from x
   // oneDNN's exp turns NaN into +inf (see onednn::unary): NaN in x gives NaN out.
   if (op == U::CeluGrad) {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for if (n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) py[i] = px[i] != px[i] ? px[i] : py[i];
   } else {
-#pragma omp parallel for simd if (n > kParallelThreshold)
+#pragma omp parallel for if (n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) py[i] = px[i] > 0.f ? 0.f : px[i] != px[i] ? px[i] : py[i] * inv_alpha;
   }
   return true;

@@ -148,7 +148,7 @@ bool unary(Unary op, double p, const Tensor& x, Tensor& y) {
     const float* px = x.data<float>();
     float* py = y.data<float>();
     const int64_t n = x.numel();
-#pragma omp parallel for simd if (n > 32768)
+#pragma omp parallel for if (n > 32768)
     for (int64_t i = 0; i < n; ++i) py[i] = px[i] != px[i] ? px[i] : py[i];
   }
   return true;

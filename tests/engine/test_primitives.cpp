@@ -669,7 +669,7 @@ TEST_CASE("primitives: matmul small by hand") {
   check_exact(prim::matmul(Tensor::zeros({2, 0}), Tensor::zeros({0, 3})), {0, 0, 0, 0, 0, 0}, {2, 3});
 }
 
-TEST_CASE("primitives: matmul f32 (oneDNN) and f64 (loop) against a naive reference") {
+TEST_CASE("primitives: matmul f32 (oneDNN), f64 (Eigen), dot products and the loop against a naive reference") {
   std::mt19937 rng(17);
   struct Case {
     Shape a, b;  // logical shapes before transposition
@@ -682,6 +682,10 @@ TEST_CASE("primitives: matmul f32 (oneDNN) and f64 (loop) against a naive refere
       {{1, 50, 60}, {4, 60, 30}},      // batch-1 a broadcast
       {{4, 50, 60}, {1, 60, 30}},      // batch-1 b broadcast
       {{3, 7, 5}, {5, 2}},             // small: the f32 loop
+      {{1024, 64}, {64, 1}},           // one output column: dot products (a potential's last layer)
+      {{300, 67}, {67, 2}},            // two columns (dot products when b is transposed); k with a tail
+      {{4, 50, 60}, {60, 1}},          // batched dot products, shared b
+      {{2, 40, 30}, {2, 30, 1}},       // batched dot products, both batched
   };
   // Stored shape of an operand: the last two dims swapped when transposed.
   auto stored = [](Shape s, bool trans) {

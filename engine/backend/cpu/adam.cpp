@@ -25,7 +25,7 @@ void adam_loop(T* p, const T* g, T* m, T* v, bool first_m, bool first_v, int64_t
   }
   const T step = static_cast<T>(step_size), scale = static_cast<T>(denom_scale), eps = static_cast<T>(s.eps);
   const bool decay = s.weight_decay != 0, decoupled = s.decoupled, correct = s.bias_correction;
-  // (GCC does not vectorize this loop: std::sqrt keeps errno semantics. It is memory-bound anyway.)
+  // Vectorized because this file is compiled with -fno-math-errno (meson.build beside it).
 #pragma omp parallel for if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) {
     T pi = p[i], gi = g[i];

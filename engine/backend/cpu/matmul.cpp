@@ -2,7 +2,8 @@
 // f32 goes to oneDNN's matmul (transposes expressed as strides, no copies), f64 to Eigen's blocked
 // GEMM (oneDNN has no f64 matmul), products with one or two output columns (a potential's last
 // layer and its gradient) to a dot-product loop, and the small rest to the plain loop below, which is
-// also the reference the tests compare the others against.
+// also the reference the tests compare the others against. Matrix-vector shapes get their own loops
+// (dots, transposed GEMV): through the general paths they cost 10-20 us of call and packing overhead.
 #include <Eigen/Core>
 
 #include "engine/backend/cpu/cpu.h"
@@ -91,6 +92,25 @@ void matmul_dots(const T* a, MatrixLayout la, const T* b, MatrixLayout lb, T* c,
   }
 }
 
+// One output column of a transposed a (a stored [k, m], the weight gradient zᵀg of a layer with one
+// output): c = Σ_p b[p] · a_stored[p, :], accumulated along a's contiguous rows, in order over p.
+template <class T>
+void matmul_transposed_gemv(const T* a, MatrixLayout la, const T* b, MatrixLayout lb, T* c, int64_t batch, int64_t m,
+                            int64_t k) {
+#pragma omp parallel for if (batch * m * k > kParallelThreshold)
+  for (int64_t bi = 0; bi < batch; ++bi) {
+    const T* amat = a + bi * la.batch_stride;  // la.row_stride == 1, la.col_stride == m
+    const T* bvec = b + bi * lb.batch_stride;
+    T* cvec = c + bi * m;
+    for (int64_t i = 0; i < m; ++i) cvec[i] = 0;
+    for (int64_t p = 0; p < k; ++p) {
+      const T bv = bvec[p * lb.row_stride];
+      const T* arow = amat + p * la.col_stride;
+      for (int64_t i = 0; i < m; ++i) cvec[i] += bv * arow[i];
+    }
+  }
+}
+
 // f64 through Eigen's GEMM (cache-blocked, vectorized; ~3x the loop's 6.6 GFLOP/s on one core at
 // [1024, 64] x [64, 64]). A transposed operand is a column-major view of the same memory, so no
 // copies; each batch entry is one product, which Eigen may split over OpenMP threads itself.
@@ -128,6 +148,14 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
       using T = decltype(tag);
       matmul_dots(a.data<T>(), layout_of(a, false, m, k), b.data<T>(), layout_of(b, trans_b, k, n), out.data<T>(), batch,
                   m, k, n);
+    });
+    return out;
+  }
+  if (n == 1 && trans_a && m >= 8) {
+    dispatch_floating(a.dtype(), [&](auto tag) {
+      using T = decltype(tag);
+      matmul_transposed_gemv(a.data<T>(), layout_of(a, true, m, k), b.data<T>(), layout_of(b, trans_b, k, n),
+                             out.data<T>(), batch, m, k);
     });
     return out;
   }

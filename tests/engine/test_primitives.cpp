@@ -686,6 +686,7 @@ TEST_CASE("primitives: matmul f32 (oneDNN), f64 (Eigen), dot products and the lo
       {{300, 67}, {67, 2}},            // two columns (dot products when b is transposed); k with a tail
       {{4, 50, 60}, {60, 1}},          // batched dot products, shared b
       {{2, 40, 30}, {2, 30, 1}},       // batched dot products, both batched
+      {{64, 1, 70}, {64, 70, 33}},     // per-sample layers on one point each (m = 1): dots when b is transposed
   };
   // Stored shape of an operand: the last two dims swapped when transposed.
   auto stored = [](Shape s, bool trans) {

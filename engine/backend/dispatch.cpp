@@ -390,6 +390,84 @@ Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
   return binary(Binary::Mul, y, binary(Binary::Sub, g, dot));
 }
 
+namespace {
+
+// batch_norm's arguments: x [N, C, d...] floating; weight / bias [C] of x's dtype and device when defined.
+void check_batch_norm(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  check_defined(x, op, "x");
+  require_floating(x, op, "x");
+  BRENIER_CHECK(x.dim() >= 2 && x.size(1) >= 1 && x.numel() / x.size(1) >= 1,
+                "{}: argument 'x' must be [N, C] or [N, C, d...] with at least one channel and one value per "
+                "channel, got {}", op, x.str());
+  for (const auto& [name, t] : {Named{"weight", &weight}, Named{"bias", &bias}}) {
+    if (!t->defined()) continue;
+    BRENIER_CHECK(t->shape() == Shape{x.size(1)} && t->dtype() == x.dtype() && t->device() == x.device(),
+                  "{}: argument '{}' must be {} [{}] on {} (one value per channel of 'x' {}), got {}", op, name,
+                  dtype_name(x.dtype()), x.size(1), x.device().str(), x.str(), t->str());
+  }
+  BRENIER_CHECK(std::isfinite(eps) && eps > 0, "{}: argument 'eps' must be > 0, got {}", op, eps);
+}
+
+// [1, C, 1, ...]: a [C] statistic broadcast over x; and the dims batch_norm reduces over.
+Shape channel_shape(const Tensor& x) {
+  Shape s(static_cast<size_t>(x.dim()), 1);
+  s[1] = x.size(1);
+  return s;
+}
+std::vector<int64_t> non_channel_dims(const Tensor& x) {
+  std::vector<int64_t> dims{0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  return dims;
+}
+
+}  // namespace
+
+std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
+  check_batch_norm("batch_norm_train", x, weight, bias, eps);
+  const profiler::OpScope profile_scope("batch_norm_train", x);
+  if (x.device().is_cpu()) return cpu::batch_norm_train(x, weight, bias, eps);
+  // Other devices: the same formulas as primitives.
+  const Shape cs = channel_shape(x);
+  const std::vector<int64_t> dims = non_channel_dims(x);
+  const double inv_count = static_cast<double>(x.size(1)) / static_cast<double>(x.numel());
+  const Tensor mean = binary_scalar(Binary::Mul, reduce(prim::Reduce::Sum, x, dims, true), inv_count);
+  const Tensor centered = binary(Binary::Sub, x, mean);
+  const Tensor var =
+      binary_scalar(Binary::Mul, reduce(prim::Reduce::Sum, unary(Unary::Square, centered), dims, true), inv_count);
+  Tensor scale = unary(Unary::Reciprocal, unary(Unary::Sqrt, binary_scalar(Binary::Add, var, eps)));
+  if (weight.defined()) scale = binary(Binary::Mul, scale, weight.reshape(cs));
+  Tensor y = binary(Binary::Mul, centered, scale);
+  if (bias.defined()) y = binary(Binary::Add, y, bias.reshape(cs));
+  return {y, mean.reshape({x.size(1)}), var.reshape({x.size(1)})};
+}
+
+std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& var,
+                                        const Tensor& weight, double eps) {
+  const char* op = "batch_norm_backward";
+  check_batch_norm(op, x, weight, Tensor(), eps);
+  require_defined_same_device(op, {{"x", &x}, {"g", &g}, {"mean", &mean}, {"var", &var}});
+  BRENIER_CHECK(g.shape() == x.shape() && g.dtype() == x.dtype(),
+                "{}: argument 'g' must have the shape and dtype of 'x' ({}), got {}", op, x.str(), g.str());
+  for (const auto& [name, t] : {Named{"mean", &mean}, Named{"var", &var}})
+    BRENIER_CHECK(t->shape() == Shape{x.size(1)} && t->dtype() == x.dtype(),
+                  "{}: argument '{}' must be {} [{}] (the forward's per-channel statistic), got {}", op, name,
+                  dtype_name(x.dtype()), x.size(1), t->str());
+  const profiler::OpScope profile_scope(op, x);
+  if (x.device().is_cpu()) return cpu::batch_norm_backward(g, x, mean, var, weight, eps);
+  const Shape cs = channel_shape(x);
+  const std::vector<int64_t> dims = non_channel_dims(x);
+  const double inv_count = static_cast<double>(x.size(1)) / static_cast<double>(x.numel());
+  const Tensor inv = unary(Unary::Reciprocal, unary(Unary::Sqrt, binary_scalar(Binary::Add, var.reshape(cs), eps)));
+  const Tensor xhat = binary(Binary::Mul, binary(Binary::Sub, x, mean.reshape(cs)), inv);
+  const Tensor sum_g = reduce(prim::Reduce::Sum, g, dims, true);
+  const Tensor sum_gx = reduce(prim::Reduce::Sum, binary(Binary::Mul, g, xhat), dims, true);
+  const Tensor k = weight.defined() ? binary(Binary::Mul, inv, weight.reshape(cs)) : inv;
+  const Tensor inner = binary(Binary::Sub, binary(Binary::Sub, g, binary_scalar(Binary::Mul, sum_g, inv_count)),
+                              binary(Binary::Mul, xhat, binary_scalar(Binary::Mul, sum_gx, inv_count)));
+  return {binary(Binary::Mul, k, inner), weight.defined() ? sum_gx.reshape({x.size(1)}) : Tensor(),
+          sum_g.reshape({x.size(1)})};
+}
+
 Tensor layer_norm(const Tensor& x, double eps) {
   check_defined(x, "layer_norm", "x");
   require_floating(x, "layer_norm", "x");

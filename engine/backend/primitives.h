@@ -55,6 +55,15 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log);
 // full-size ops; other devices compose it from the element-wise and reduction primitives.
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
+// Training-mode batch normalization of x [N, C, d...] over every dim but the channel dim 1: returns
+// {y, mean, var} with mean and the biased var [C] of the batch and y = (x − mean) / sqrt(var + eps) ·
+// weight + bias (weight, bias: [C], or undefined for 1 and 0). One pass for the statistics and one
+// for y on the host; other devices compose it from the primitives above.
+std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+// Its first-order backward for the output gradient g, from the forward's mean and var:
+// {dx, dweight (undefined when weight is), dbias}.
+std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& var,
+                                        const Tensor& weight, double eps);
 
 // Shape and indexing.
 Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);

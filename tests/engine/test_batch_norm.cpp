@@ -11,6 +11,8 @@
 #include "engine/io/checkpoint.h"
 #include "engine/nn/batch_norm.h"
 #include "engine/nn/linear.h"
+#include "engine/backend/primitives.h"
+#include "engine/ops/ops.h"
 
 using namespace brenier;
 
@@ -270,4 +272,56 @@ TEST_CASE("batch_norm: clear errors for wrong rank, channels, a single value per
                        doctest::Contains("argument 'running_mean' must be f64 [3]"), Error);
   CHECK_THROWS_WITH_AS(batch_norm(x, Tensor(), Tensor(), Var(Tensor::ones({3}, DType::F32))),
                        doctest::Contains("argument 'weight' must be f64 [3]"), Error);
+}
+
+TEST_CASE("batch_norm: the fused primitives match the op-by-op formula and its gradients (large, f64/f32, no affine)") {
+  // Several channel blocks of 64 and more than one thread's worth of elements; [N, C] and [N, C, H, W].
+  for (const Shape& shape : {Shape{300, 130}, Shape{6, 70, 5, 4}}) {
+    const int64_t c = shape[1];
+    Tensor x64 = Tensor::from_vector(random_values(static_cast<size_t>(numel(shape)), 3, 2.0, 0.5), shape);
+    Tensor g64 = Tensor::from_vector(random_values(static_cast<size_t>(numel(shape)), 4), shape);
+    Tensor w64 = Tensor::from_vector(random_values(static_cast<size_t>(c), 5), {c});
+    Tensor b64 = Tensor::from_vector(random_values(static_cast<size_t>(c), 6), {c});
+    const double eps = 1e-5;
+    for (bool affine : {true, false}) {
+      // Reference: the formula in f64 ops, gradients by autograd.
+      Var x(x64, true), w(w64, true), b(b64, true);
+      Shape cs(shape.size(), 1);
+      cs[1] = c;
+      Dims reduced{0};
+      for (int64_t d = 2; d < static_cast<int64_t>(shape.size()); ++d) reduced.push_back(d);
+      Var centered = x - mean(x, reduced, true);
+      Var var = mean(square(centered), reduced, true);
+      Var y = centered / sqrt(var + eps);
+      if (affine) y = y * reshape(w, cs) + reshape(b, cs);
+      std::vector<Var> want = grad({sum(y * Var(g64))}, affine ? std::vector<Var>{x, w, b} : std::vector<Var>{x});
+      for (DType dt : {DType::F64, DType::F32}) {
+        INFO(shape_str(shape), " ", dtype_name(dt), affine ? " affine" : " plain");
+        const double tol = dt == DType::F64 ? 1e-10 : 2e-4;
+        const Tensor wt = affine ? w64.to(dt) : Tensor(), bt = affine ? b64.to(dt) : Tensor();
+        std::vector<Tensor> out = prim::batch_norm_train(x64.to(dt), wt, bt, eps);
+        check_close(out[0], y.data().to_vector<double>(), tol);
+        check_close(out[1], mean(x, reduced).data().to_vector<double>(), tol);
+        check_close(out[2], reshape(var, {c}).data().to_vector<double>(), tol);
+        std::vector<Tensor> d = prim::batch_norm_backward(g64.to(dt), x64.to(dt), out[1], out[2], wt, eps);
+        check_close(d[0], want[0].data().to_vector<double>(), tol);
+        check_close(d[2], sum(Var(g64), reduced).data().to_vector<double>(), tol);
+        if (affine) {
+          check_close(d[1], want[1].data().to_vector<double>(), tol);
+          check_close(d[2], want[2].data().to_vector<double>(), tol);
+        } else {
+          CHECK_FALSE(d[1].defined());
+        }
+      }
+    }
+  }
+  // Argument errors name the argument.
+  Tensor x = Tensor::ones({4, 3});
+  CHECK_THROWS_WITH_AS(prim::batch_norm_train(x, Tensor::ones({2}), Tensor(), 1e-5),
+                       doctest::Contains("argument 'weight' must be f32 [3]"), Error);
+  CHECK_THROWS_WITH_AS(prim::batch_norm_train(Tensor::ones({4}), Tensor(), Tensor(), 1e-5),
+                       doctest::Contains("argument 'x' must be [N, C]"), Error);
+  CHECK_THROWS_WITH_AS(prim::batch_norm_backward(Tensor::ones({4, 2}), x, Tensor::zeros({3}), Tensor::ones({3}),
+                                                 Tensor(), 1e-5),
+                       doctest::Contains("argument 'g' must have the shape and dtype of 'x'"), Error);
 }

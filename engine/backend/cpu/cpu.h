@@ -32,6 +32,11 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);  // last dim only
 Tensor layer_norm(const Tensor& x, double eps);
 
+// batch_norm.cpp
+std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& var,
+                                        const Tensor& weight, double eps);
+
 // shape.cpp
 Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);
 Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t count, int64_t step);

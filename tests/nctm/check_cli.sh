@@ -4,7 +4,8 @@
 # beyond with l2uvp, the device), results.md, metrics.jsonl and a checkpoint; --resume of a finished run
 # re-scores it to the same numbers; a run resumed from a mid-run checkpoint scores exactly like an
 # uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity runs write their keys,
-# figures and the paper's ρ beside ours.
+# figures and the paper's ρ beside ours; the cost flags (--cost strong|weak, --noise-dim, --gamma, ...) are
+# validated and land in results.json; a tiny two-seed ablation writes mean ± std per variant.
 #   check_cli.sh NCTM_BINARY
 set -uo pipefail
 bin=$(realpath "$1")
@@ -37,6 +38,14 @@ expect 2 '--position-scale: must be finite and > 0' gaussian "${tiny[@]}" --posi
 expect 0 'position-scale FLOAT=8 ' gaussian --help
 expect 2 '--batch: must be >= 1' gaussian --dim 2 --batch 0 --iters 2 --out "$tmp/x"
 expect 2 '--resume: needs --out' gaussian "${tiny[@]}" --resume
+expect 2 "--cost: must be strong or weak, got 'medium'" gaussian "${tiny[@]}" --cost medium --iters 2 --out "$tmp/x"
+expect 2 '--gamma: the strong cost has no' gaussian "${tiny[@]}" --gamma 0.5 --iters 2 --out "$tmp/x"
+expect 2 '--gamma: must be finite and >= 0, got -1' toy2d "${tiny[@]:2}" --cost weak --gamma -1 --iters 2 --out "$tmp/x"
+expect 2 '--noise-dim: the weak cost needs noise' toy2d "${tiny[@]:2}" --cost weak --noise-dim 0 --iters 2 --out "$tmp/x"
+expect 2 '--noise-samples: the weak cost needs >= 2' ablation "${tiny[@]}" --cost weak --noise-samples 1 --iters 2 --out "$tmp/x"
+expect 2 '--noise-std: must be finite and > 0' sensitivity --noise-std 0 --iters 2 --out "$tmp/x"
+expect 2 '--seeds: seed 1 is listed twice' ablation "${tiny[@]}" --seeds 1,1 --iters 2 --out "$tmp/x"
+expect 2 '--seeds' ablation "${tiny[@]}" --seeds 1,x --iters 2 --out "$tmp/x"
 expect 2 '--dims: the ablation runs at one dimension' ablation --dims 2,4 --iters 2 --out "$tmp/x"
 mkdir -p "$tmp/empty"
 expect 2 'holds no nctm run' gaussian "${tiny[@]}" --resume --out "$tmp/empty"
@@ -64,10 +73,9 @@ expect 0 'dim 2: L2-UVP seen' gaussian "${tiny[@]}" --iters 4 --seed 3 --out "$r
 for f in config.json results.json results.md metrics.jsonl checkpoints/dim2.safetensors; do
   [ -s "$run/$f" ] || fail "the run did not write $f"
 done
-for key in '"seen"' '"unseen"' '"beyond"' '"l2uvp"' '"identity_l2uvp"' '"status": "done"' '"experiment": "gaussian"' \
-  '"unseen_over_seen"' '"iters": 4' '"position_scale": 8.0' '"device": "cpu"'; do
-  grep -q -- "$key" "$run/results.json" || fail "results.json has no $key"
-done
+require_keys "$run/results.json" "results.json" '"seen"' '"unseen"' '"beyond"' '"l2uvp"' '"identity_l2uvp"' '"status": "done"' '"experiment": "gaussian"' \
+  '"unseen_over_seen"' '"iters": 4' '"position_scale": 8.0' '"device": "cpu"' '"cost": "strong"' '"noise_dim": 0' \
+  '"gamma": 0.0'
 grep -q 'not public here' "$run/results.md" || fail "results.md does not say the paper's data are not public"
 first=$(scores "$run")
 expect 2 'already holds a run' gaussian "${tiny[@]}" --iters 4 --seed 3 --out "$run"
@@ -94,26 +102,35 @@ for v in reference concat film scalar fourier no-pretrain shared; do
   grep -q "\"label\": \"$v\"" "$abl/results.json" || fail "ablation results.json lacks variant $v"
   grep -q "| $v " "$abl/results.md" || fail "ablation results.md lacks variant $v"
 done
+# Two seeds (weak cost, its defaults: z dim 2, γ 1): every variant per seed, mean ± std and the spread verdict.
+abl2="$tmp/abl2"
+expect 0 'shared +seed 1 seen' ablation --dim 2 --pretrain-steps 1 --warmup-steps 1 --iters 1 --batch 16 --width 8 \
+  --classes 2 --eval-samples 32 --quiet --seeds 0,1 \
+  --cost weak --out "$abl2"
+require_keys "$abl2/results.json" "two-seed ablation results.json" '"seeds": \[' '"summary"' '"gap_beyond_spread"' '"std"' '"min"' '"max"' '"label": "fourier-seed1"' \
+  '"cost": "weak"' '"noise_dim": 2' '"gamma": 1.0'
+grep -Eq '\| concat +\| .* ± ' "$abl2/results.md" || fail "two-seed ablation results.md has no mean ± std row"
+grep -q 'seed-to-seed spread' "$abl2/results.md" || fail "two-seed ablation results.md does not explain the spread"
+expect 2 'used seeds \[0,1\]' ablation --dim 2 --pretrain-steps 1 --warmup-steps 1 --iters 1 --batch 16 --width 8 \
+  --classes 2 --eval-samples 32 --quiet --seeds 0,2 --cost weak --out "$abl2" --resume
 
 # --- tiny toy2d and sensitivity runs ----------------------------------------------------------------
 toy="$tmp/toy"
-expect 0 'swiss-roll-conditional: W2' toy2d "${tiny[@]:2}" --iters 2 --datasets swiss-roll --out "$toy"
+expect 0 'swiss-roll-conditional: W2' toy2d "${tiny[@]:2}" --iters 2 --datasets swiss-roll --cost weak --gamma 0.5 \
+  --noise-dim 3 --out "$toy"
 for f in config.json results.json results.md metrics.jsonl checkpoints/swiss-roll-unconditional.safetensors \
   checkpoints/swiss-roll-conditional.safetensors figures/swiss-roll-unconditional.png \
   figures/swiss-roll-conditional-k1-s0.5.png; do
   [ -s "$toy/$f" ] || fail "toy2d did not write $f"
 done
-for key in '"w2"' '"identity_w2"' '"floor_w2"' '"figure"' '"status": "done"' '"experiment": "toy2d"'; do
-  grep -q -- "$key" "$toy/results.json" || fail "toy2d results.json has no $key"
-done
+require_keys "$toy/results.json" "toy2d results.json" '"w2"' '"identity_w2"' '"floor_w2"' '"figure"' '"status": "done"' '"experiment": "toy2d"' '"cost": "weak"' \
+  '"gamma": 0.5' '"noise_dim": 3' '"noise_samples": 4'
 [ "$(ls "$toy/figures" | wc -l)" -eq 7 ] || fail "toy2d wrote $(ls "$toy/figures" | wc -l) figures, expected 1 + 2 classes x 3 s"
 sens="$tmp/sens"
 expect 0 'NCTM scalar: indices' sensitivity "${tiny[@]:2:4}" --eval-samples 32 --quiet --iters 2 --batch 16 --width 8 --grid 4 \
   --samples 256 --out "$sens"
-for key in '"exact"' '"quadrature"' '"maps"' '"rho"' '"rho_per_input"' '"index"' '"rho_positional": 0.942' \
-  '"rho_scalar": 0.305' '"status": "done"' '"experiment": "sensitivity"'; do
-  grep -q -- "$key" "$sens/results.json" || fail "sensitivity results.json has no $key"
-done
+require_keys "$sens/results.json" "sensitivity results.json" '"exact"' '"quadrature"' '"maps"' '"rho"' '"rho_per_input"' '"index"' '"rho_positional": 0.942' \
+  '"rho_scalar": 0.305' '"status": "done"' '"experiment": "sensitivity"'
 grep -q 'not public here' "$sens/results.md" || fail "sensitivity results.md does not say the paper's data are not public"
 grep -q "the paper's numbers" "$sens/results.md" || fail "sensitivity results.md does not label the paper's rho"
 

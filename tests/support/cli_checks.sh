@@ -3,6 +3,7 @@
 #   fail MESSAGE...              record a failure (the script exits 1 at the end when $failures > 0)
 #   expect CODE PATTERN ARGS...  run the tool with ARGS; check its exit code and that its output (stdout and
 #                                stderr together) matches the extended regular expression PATTERN
+#   require_keys FILE WHAT KEY...  fail once for each KEY (a basic grep pattern) that FILE does not contain
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
@@ -24,4 +25,13 @@ expect() {
   elif ! grep -Eq -- "$pattern" <<<"$out"; then
     fail "$tool_name $*: output does not match /$pattern/:"$'\n'"$out"
   fi
+}
+
+require_keys() {
+  local file=$1 what=$2
+  shift 2
+  local key
+  for key in "$@"; do
+    grep -q -- "$key" "$file" || fail "$what has no $key"
+  done
 }

@@ -147,12 +147,38 @@ void validate_common(const CommonOptions& opt, int64_t min_dim) {
   BRENIER_CHECK(opt.checkpoint_every >= 1, "--checkpoint-every: must be >= 1, got {}", opt.checkpoint_every);
   ot::parse_conditioning(opt.conditioning);
   ot::parse_continuous_encoding(opt.encoding);
+  BRENIER_CHECK(opt.cost == "strong" || opt.cost == "weak", "--cost: must be strong or weak, got '{}'", opt.cost);
+  BRENIER_CHECK(opt.noise_dim >= 0, "--noise-dim: must be >= 0, got {}", opt.noise_dim);
+  BRENIER_CHECK(std::isfinite(opt.noise_std) && opt.noise_std > 0, "--noise-std: must be finite and > 0, got {}",
+                opt.noise_std);
+  BRENIER_CHECK(opt.noise_samples >= 1, "--noise-samples: must be >= 1, got {}", opt.noise_samples);
+  BRENIER_CHECK(std::isfinite(opt.gamma) && opt.gamma >= 0, "--gamma: must be finite and >= 0, got {}", opt.gamma);
+  if (opt.cost == "strong") {
+    BRENIER_CHECK(opt.gamma == 0, "--gamma: the strong cost has no γ (got {}); pass --cost weak", opt.gamma);
+  } else {
+    BRENIER_CHECK(opt.gamma > 0, "--gamma: the weak cost needs γ > 0, got {}", opt.gamma);
+    BRENIER_CHECK(opt.noise_dim >= 1, "--noise-dim: the weak cost needs noise, >= 1, got {}", opt.noise_dim);
+    BRENIER_CHECK(opt.noise_samples >= 2, "--noise-samples: the weak cost needs >= 2 (Var_z), got {}",
+                  opt.noise_samples);
+  }
   BRENIER_CHECK(!opt.resume || !opt.out.empty(), "--resume: needs --out, the folder of the run to continue");
 }
 
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
-                        const std::vector<std::string>& keys, const char* experiment) {
-  tools::prepare_run_folder("nctm", experiment, out, opt.resume, options_json, keys, {"checkpoints"});
+                        const std::vector<std::string>& keys, const char* experiment,
+                        const nlohmann::json& added_options) {
+  // The cost options came later: runs written before them used the strong cost without noise.
+  std::vector<std::string> all_keys = keys;
+  for (const char* k : {"cost", "noise_dim", "noise_std", "noise_samples", "gamma"}) all_keys.emplace_back(k);
+  const CommonOptions before_cost_options;
+  const nlohmann::json added{{"cost", "strong"},
+                             {"noise_dim", 0},
+                             {"noise_std", before_cost_options.noise_std},
+                             {"noise_samples", before_cost_options.noise_samples},
+                             {"gamma", 0.0}};
+  nlohmann::json all_added = added;
+  for (const auto& [k, v] : added_options.items()) all_added[k] = v;
+  tools::prepare_run_folder("nctm", experiment, out, opt.resume, options_json, all_keys, {"checkpoints"}, all_added);
 }
 
 nlohmann::json common_json(const CommonOptions& opt) {
@@ -171,6 +197,11 @@ nlohmann::json common_json(const CommonOptions& opt) {
           {"encoding", opt.encoding},
           {"position_scale", opt.position_scale},
           {"shared_encoder", opt.shared_encoder},
+          {"cost", opt.cost},
+          {"noise_dim", opt.noise_dim},
+          {"noise_std", opt.noise_std},
+          {"noise_samples", opt.noise_samples},
+          {"gamma", opt.gamma},
           {"classes", opt.classes},
           {"eval_samples", opt.eval_samples},
           {"seed", opt.seed},
@@ -194,6 +225,10 @@ ot::NctmSolverConfig solver_config(const CommonOptions& opt, int64_t dim) {
   c.pretrain_steps = opt.pretrain_steps;
   c.warmup_steps = opt.warmup_steps;
   c.critic_magnitude = opt.critic_magnitude;
+  c.noise_dim = opt.noise_dim;
+  c.noise_std = opt.noise_std;
+  c.noise_samples = opt.noise_samples;
+  c.gamma = opt.gamma;
   c.seed = opt.seed;
   c.device = tools::parse_device_flag(opt.device);
   return c;

@@ -43,6 +43,14 @@ struct CommonOptions {
   // p' = position_scale · s inside the positional encoding (ot/layers/condition_encoder.h says why).
   double position_scale = ot::ConditionEncoderConfig{}.position_scale;
   bool shared_encoder = false;            // §5.2: separate
+  // Cost of T (§5.1; ot/solvers/nctm.h): "strong", E_z ‖x − T(x, z, c)‖²/D, or "weak", minus γ·Var_z T/D.
+  // main.cpp gives --cost weak the defaults of NOT's 2-D toy (§5.1): z dim 2 and γ = 1 (its cost is
+  // ‖x − E_z T‖², the γ = 1 weak cost), unless --noise-dim / --gamma are given.
+  std::string cost = "strong";
+  int64_t noise_dim = 0;       // strong: 0, a deterministic T(x, c) (NOT's default, §5.1); weak: 2 (§5.1)
+  double noise_std = 0.1;      // Z_STD (§5.1)
+  int64_t noise_samples = 4;   // Z_SIZE (§5.1)
+  double gamma = 0.0;          // strong: 0; weak: 1 (§5.1)
   int64_t classes = 3;           // K discrete classes of the condition
   int64_t eval_samples = 1024;   // source points per scored condition
   uint64_t seed = 0;
@@ -54,7 +62,8 @@ struct CommonOptions {
 };
 
 struct AblationOptions {
-  CommonOptions common;  // dims holds exactly one dimension
+  CommonOptions common;        // dims holds exactly one dimension
+  std::vector<uint64_t> seeds;  // --seeds: each variant once per seed; empty = {common.seed} (one run, as before)
 };
 
 // toy2d: NOT's 2-D sanity checks, unconditional and then rotated (class k → angle πk/K) and scaled
@@ -103,7 +112,8 @@ Generator stream(uint64_t seed, int64_t dim, Stream role, uint64_t offset = 0);
 // build and that GPU here (tools/common/device_flag.h).
 void validate_common(const CommonOptions& opt, int64_t min_dim = 2);
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
-                        const std::vector<std::string>& keys, const char* experiment);
+                        const std::vector<std::string>& keys, const char* experiment,
+                        const nlohmann::json& added_options = nlohmann::json::object());
 nlohmann::json common_json(const CommonOptions& opt);
 ot::NctmSolverConfig solver_config(const CommonOptions& opt, int64_t dim);
 

@@ -184,9 +184,10 @@ void write_results(const Toy2dOptions& options, const std::vector<ToyRun>& runs,
       "between two independent {}-point target samples (what a perfect map scores).\n\n"
       "The paper's climate and IAM data are not public here; these toys check the mechanism on known targets.\n\n"
       "Schedule: {} identity pre-training steps, {} critic warm-up steps, {} alternating steps (K_T = {}), batch {},\n"
-      "lr {} / {}, width {}, {} conditioning, {} encoding, seed {}.\n\n{}\n",
+      "lr {} / {}, width {}, {} conditioning, {} encoding, {} cost (noise dim {}, {} z per x, gamma {}), seed {}.\n\n{}\n",
       opt.classes, opt.eval_samples, opt.eval_samples, opt.eval_samples, opt.pretrain_steps, opt.warmup_steps, opt.iters,
-      opt.map_steps, opt.batch, opt.map_lr, opt.critic_lr, opt.width, opt.conditioning, opt.encoding, opt.seed,
+      opt.map_steps, opt.batch, opt.map_lr, opt.critic_lr, opt.width, opt.conditioning, opt.encoding, opt.cost,
+      opt.noise_dim, opt.noise_samples, opt.gamma, opt.seed,
       summary.to_markdown());
   if (detail.num_rows() > 0) md += "\nPer condition of the conditional runs:\n\n" + detail.to_markdown();
   md += "\nFigures: figures/<run>[-k<k>-s<s>].png, source (blue), target (orange), mapped source (green).\n";

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "engine/backend/primitives.h"
+#include "engine/profiler.h"
 #include "gpu_support.h"
 
 using namespace brenier;
@@ -202,6 +203,42 @@ TEST_CASE("gpu primitives: softmax, log_softmax (any dim, long lines), layer_nor
       same(prim::layer_norm(x, 1e-5), prim::layer_norm(on_gpu(x), 1e-5), "layer_norm " + shape_str(shape));
     }
   }
+}
+
+TEST_CASE("gpu primitives: batch_norm_train / batch_norm_backward (fused on the CPU, composed on CUDA)" * gpu_only()) {
+  for (DType t : kFloating) {
+    CAPTURE(dtype_name(t));
+    for (const Shape& shape : {Shape{300, 70}, Shape{6, 5, 4, 3}}) {
+      const Tensor x = random_tensor(shape, 21, t, -3, 5), g = random_tensor(shape, 22, t);
+      const Tensor w = random_tensor({shape[1]}, 23, t), b = random_tensor({shape[1]}, 24, t);
+      for (bool affine : {true, false}) {
+        const std::string what = shape_str(shape) + (affine ? " affine" : " plain");
+        const Tensor wc = affine ? w : Tensor(), bc = affine ? b : Tensor();
+        const Tensor wg = affine ? on_gpu(w) : Tensor(), bg = affine ? on_gpu(b) : Tensor();
+        std::vector<Tensor> cpu = prim::batch_norm_train(x, wc, bc, 1e-5);
+        std::vector<Tensor> gpu = prim::batch_norm_train(on_gpu(x), wg, bg, 1e-5);
+        for (size_t i = 0; i < 3; ++i) same(cpu[i], gpu[i], "batch_norm_train output " + std::to_string(i) + " " + what);
+        std::vector<Tensor> dc = prim::batch_norm_backward(g, x, cpu[1], cpu[2], wc, 1e-5);
+        std::vector<Tensor> dg = prim::batch_norm_backward(on_gpu(g), on_gpu(x), gpu[1], gpu[2], wg, 1e-5);
+        for (size_t i = 0; i < 3; ++i) {
+          CHECK(dc[i].defined() == dg[i].defined());
+          if (dc[i].defined()) same(dc[i], dg[i], "batch_norm_backward output " + std::to_string(i) + " " + what);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("gpu primitives: the profiler times CUDA primitives on their device" * gpu_only()) {
+  const Tensor a = on_gpu(random_tensor({64, 32}, 25, DType::F32));
+  profiler::start();
+  prim::matmul(a, a, false, true);
+  profiler::stop();
+  const profiler::Summary s = profiler::summary();
+  REQUIRE(s.ops.size() == 1);
+  CHECK(s.ops[0].name == "matmul");
+  CHECK(s.ops[0].detail == "f32 cuda:0");
+  CHECK(s.ops[0].seconds > 0);
 }
 
 TEST_CASE("gpu primitives: permute, slice, slice_scatter, concat" * gpu_only()) {

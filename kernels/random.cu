@@ -16,7 +16,9 @@ __global__ void uniform_kernel(T* out, int64_t n, uint64_t seed, uint64_t offset
     const philox::Counter b = philox::element_bits(seed, offset + static_cast<uint64_t>(i));
     const double u = std::is_same_v<T, float> ? philox::unit_from32(b.w[0])
                                               : philox::unit_from53(philox::join64(b.w[0], b.w[1]));
-    const T v = static_cast<T>(lo + width * u);
+    // Unfused on purpose: nvcc contracts lo + width * u into one fma, which rounds once where the
+    // CPU rounds twice, and the f64 stream would then differ from the CPU's in the last bit.
+    const T v = static_cast<T>(__dadd_rn(lo, __dmul_rn(width, u)));
     out[i] = v < lo_t ? lo_t : v > below_hi ? below_hi : v;  // std::min(std::max(v, lo), below_hi)
   }
 }
@@ -27,7 +29,7 @@ __global__ void normal_kernel(T* out, int64_t n, uint64_t seed, uint64_t offset,
     const philox::Counter b = philox::element_bits(seed, offset + static_cast<uint64_t>(i));
     const double z = std::is_same_v<T, float> ? double{philox::standard_normal_f32(b)}
                                               : philox::standard_normal_f64(b);
-    out[i] = static_cast<T>(mean + stddev * z);
+    out[i] = static_cast<T>(__dadd_rn(mean, __dmul_rn(stddev, z)));  // unfused, as the CPU computes it
   }
 }
 

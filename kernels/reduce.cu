@@ -1,6 +1,6 @@
 // Reduction kernels: sum/max/min over any set of dims (one block per output when the reduced set is
-// large, one thread per output when it is small), argmax/argmin and topk along one dim (one thread
-// per line), and bincount (atomic adds). Semantics match engine/backend/cpu/reduce.cpp: floating
+// large, one thread per output when it is small), argmax/argmin along one dim (a block per long
+// contiguous line, else a thread per line), topk along one dim (a thread per line), and bincount (atomic adds). Semantics match engine/backend/cpu/reduce.cpp: floating
 // sums accumulate in double, max/min propagate NaN, argmax/topk rank NaN above every number and
 // break ties by the lower index.
 #include <type_traits>
@@ -93,6 +93,50 @@ __global__ void argreduce_kernel(bool is_max, const T* x, int64_t* out, int64_t 
   }
 }
 
+// Does (v, i) beat (b, j) in argmax/argmin order? NaN beats every number, equal values (and two NaNs)
+// go to the lower index; j < 0 marks "no candidate yet", which anything beats.
+template <class T>
+__device__ inline bool arg_beats(bool is_max, T v, int64_t i, T b, int64_t j) {
+  if (j < 0) return i >= 0;
+  if (i < 0) return false;
+  const bool v_nan = v != v, b_nan = b != b;
+  if (v_nan || b_nan) return v_nan && (!b_nan || i < j);
+  if (v == b) return i < j;
+  return is_max ? v > b : v < b;
+}
+
+// Contiguous lines (inner == 1) of at least kBlockArgMin values: one block per line, so that a warp reads
+// 32 neighbouring values at once (a thread per line would read one value from each of 32 rows: the
+// score matrices of the semi-discrete solvers, [N, n] with n in the thousands, ran ~20x slower).
+template <class T>
+__global__ void argreduce_block_kernel(bool is_max, const T* x, int64_t* out, int64_t lines, int64_t size) {
+  __shared__ T best_value[kThreads];
+  __shared__ int64_t best_index[kThreads];
+  for (int64_t q = blockIdx.x; q < lines; q += gridDim.x) {
+    const T* line = x + q * size;
+    T bv = T(0);
+    int64_t bi = -1;
+    for (int64_t r = threadIdx.x; r < size; r += blockDim.x) {
+      const T v = line[r];
+      if (arg_beats(is_max, v, r, bv, bi)) bv = v, bi = r;
+    }
+    __syncthreads();  // the previous line's readers of best_*[0] are done
+    best_value[threadIdx.x] = bv;
+    best_index[threadIdx.x] = bi;
+    __syncthreads();
+    for (unsigned width = blockDim.x / 2; width > 0; width /= 2) {
+      if (threadIdx.x < width) {
+        const T v = best_value[threadIdx.x + width];
+        const int64_t i = best_index[threadIdx.x + width];
+        if (arg_beats(is_max, v, i, best_value[threadIdx.x], best_index[threadIdx.x]))
+          best_value[threadIdx.x] = v, best_index[threadIdx.x] = i;
+      }
+      __syncthreads();
+    }
+    if (threadIdx.x == 0) out[q] = best_index[0];
+  }
+}
+
 // Each thread sorts one line's k best by repeated selection: entry j is the first entry, in the
 // strict total order (value, then index), that comes after entry j-1. O(k * size) and no scratch.
 template <class T>
@@ -128,6 +172,8 @@ __global__ void bincount_kernel(const int64_t* index, int64_t n, int64_t* counts
 
 // Reduced sets at least this large get a block per output; smaller ones a thread per output.
 constexpr int64_t kBlockReduceMin = 64;
+// Contiguous argmax/argmin lines at least this long get a block per line.
+constexpr int64_t kBlockArgMin = 64;
 
 }  // namespace
 
@@ -162,8 +208,14 @@ void argreduce(bool is_max, DType dtype, const void* x, int64_t* out, int64_t ou
   if (n == 0) return;
   with_dtype(dtype, [&](auto t) {
     using T = decltype(t);
-    argreduce_kernel<T><<<grid_for(n), kThreads, 0, s>>>(is_max, static_cast<const T*>(x), out, outer,
-                                                        size, inner);
+    if (inner == 1 && size >= kBlockArgMin) {
+      const unsigned blocks = static_cast<unsigned>(outer < 65535 * 8 ? outer : 65535 * 8);
+      argreduce_block_kernel<T><<<blocks, threads_for(size), 0, s>>>(is_max, static_cast<const T*>(x), out,
+                                                                      outer, size);
+    } else {
+      argreduce_kernel<T><<<grid_for(n), kThreads, 0, s>>>(is_max, static_cast<const T*>(x), out, outer,
+                                                          size, inner);
+    }
   });
   CUDA_CHECK_LAUNCH();
 }

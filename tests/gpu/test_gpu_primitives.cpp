@@ -66,9 +66,15 @@ TEST_CASE("gpu primitives: every binary op, broadcast and flat, scalar forms, al
   for (int i = 0; std::strcmp(prim::binary_name(static_cast<Binary>(i)), "binary") != 0; ++i, ++count) {
     const Binary op = static_cast<Binary>(i);
     for (DType t : kAll) {
-      if (t == DType::I64 && (op == Binary::Div || op == Binary::Pow)) continue;
       const double lo = op == Binary::Pow ? 0.5 : -2.0;
       const std::string what = std::string(prim::binary_name(op)) + " " + dtype_name(t);
+      if (t == DType::I64 && (op == Binary::Div || op == Binary::Pow || op == Binary::SiluBackward)) {
+        // Floating-only ops: both backends refuse i64 (dispatch, before any kernel).
+        const Tensor c = random_tensor({5, 7}, 3, t, lo);
+        CHECK_THROWS_AS(prim::binary(op, c, c), Error);
+        CHECK_THROWS_AS(prim::binary(op, on_gpu(c), on_gpu(c)), Error);
+        continue;
+      }
       try {
         const Tensor a = random_tensor({2, 1, 3}, 1, t, lo), b = random_tensor({4, 3}, 2, t, lo);
         same(prim::binary(op, a, b), prim::binary(op, on_gpu(a), on_gpu(b)), what + " broadcast");
@@ -135,6 +141,24 @@ TEST_CASE("gpu primitives: reductions (thread and block paths), argmax/argmin, t
   const Tensor nan = Tensor::from_vector<double>({1, NAN, 3, NAN}, {4});
   same(prim::reduce(Reduce::Max, nan, {}, false), prim::reduce(Reduce::Max, on_gpu(nan), {}, false), "max NaN");
   same(prim::argreduce(true, nan, 0, false), prim::argreduce(true, on_gpu(nan), 0, false), "argmax NaN");
+  // Long contiguous lines take the block-per-line argmax path: ties and NaNs spread over its threads.
+  {
+    const int64_t n = 3000;
+    std::vector<double> v(4 * n);
+    for (int64_t i = 0; i < n; ++i) {
+      v[i] = std::sin(0.37 * i);                          // line 0: one maximum, somewhere
+      v[n + i] = 2.0;                                     // line 1: all tied: index 0
+      v[2 * n + i] = i == 2999 || i == 700 || i == 1500;  // line 2: three tied maxima: 700
+      v[3 * n + i] = i == 2500 || i == 900 ? NAN : 1.0;   // line 3: two NaNs: the first, 900
+    }
+    const Tensor lines = Tensor::from_vector<double>(v, {4, n});
+    for (DType t : kFloating)
+      for (bool is_max : {true, false}) {
+        const Tensor x = prim::cast(lines, t);
+        same(prim::argreduce(is_max, x, 1, false), prim::argreduce(is_max, on_gpu(x), 1, false), "argreduce long lines");
+      }
+    CHECK(prim::argreduce(true, on_gpu(lines), 1, false).to(Device::cpu()).data<int64_t>()[2] == 700);
+  }
   const Tensor idx = i64({0, 4, 4, 2, 0, 4}, {6});
   same(prim::bincount(idx, 0), prim::bincount(on_gpu(idx), 0), "bincount");
   same(prim::bincount(idx, 9), prim::bincount(on_gpu(idx), 9), "bincount minlength");

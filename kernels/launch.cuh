@@ -63,8 +63,23 @@ void bincount(const int64_t* index, int64_t n, int64_t* counts, cudaStream_t s);
 // --- softmax.cu -----------------------------------------------------------------------------
 void softmax(DType dtype, const void* x, void* y, int64_t outer, int64_t size, int64_t inner, bool log,
              cudaStream_t s);
+// out = y (g − Σ_line g y) along lines laid out like softmax's.
+void softmax_backward(DType dtype, const void* y, const void* g, void* out, int64_t outer, int64_t size,
+                      int64_t inner, cudaStream_t s);
 void layer_norm(DType dtype, const void* x, void* y, int64_t rows, int64_t cols, double eps,
                 cudaStream_t s);
+
+// --- batch_norm.cu --------------------------------------------------------------------------
+// Training-mode batch norm of x [rows, channels] (prim::batch_norm_train / batch_norm_backward's
+// contract); weight and bias may be null (1 and 0), dweight null when weight is. `scratch` holds
+// batch_norm_scratch_doubles(rows, channels) doubles on the device.
+int64_t batch_norm_slices(int64_t rows, int64_t channels);
+int64_t batch_norm_scratch_doubles(int64_t rows, int64_t channels);
+void batch_norm_train(DType dtype, const void* x, const void* weight, const void* bias, void* y, void* mean,
+                      void* var, int64_t rows, int64_t channels, double eps, double* scratch, cudaStream_t s);
+void batch_norm_backward(DType dtype, const void* g, const void* x, const void* mean, const void* var,
+                         const void* weight, void* dx, void* dweight, void* dbias, int64_t rows, int64_t channels,
+                         double eps, double* scratch, cudaStream_t s);
 
 // --- indexing.cu ----------------------------------------------------------------------------
 // out[o, i, c] = x[o, index[i], c] (x: [outer, size, inner], out: [outer, len, inner]).

@@ -382,10 +382,13 @@ Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
   BRENIER_CHECK(y.shape() == g.shape(), "softmax_backward: argument 'g' must have the shape of 'y' ({}), got {}",
                 shape_str(y.shape()), g.str());
   const int64_t d = wrap_dim(dim, y.dim(), "softmax_backward");
-  // The host loop takes lines along the last dim (attention scores); anything else, and other
-  // devices, run the formula as primitives.
+  // The host loop takes lines along the last dim (attention scores), the CUDA kernel any dim; the
+  // CPU's other dims run the formula as primitives.
   const profiler::OpScope profile_scope("softmax_backward", y);  // the composed fallback counts as one op
   if (y.device().is_cpu() && d == y.dim() - 1 && y.numel() > 0) return cpu::softmax_backward(y, g, d);
+#ifdef BRENIER_WITH_CUDA
+  if (y.device().is_cuda()) return cuda::softmax_backward(y, g, d);
+#endif
   const Tensor dot = reduce(prim::Reduce::Sum, binary(Binary::Mul, g, y), {d}, true);
   return binary(Binary::Mul, y, binary(Binary::Sub, g, dot));
 }
@@ -426,7 +429,10 @@ std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, cons
   check_batch_norm("batch_norm_train", x, weight, bias, eps);
   const profiler::OpScope profile_scope("batch_norm_train", x);
   if (x.device().is_cpu()) return cpu::batch_norm_train(x, weight, bias, eps);
-  // Other devices: the same formulas as primitives.
+#ifdef BRENIER_WITH_CUDA
+  if (x.dim() == 2) return cuda::batch_norm_train(x, weight, bias, eps);
+#endif
+  // Other devices and shapes: the same formulas as primitives.
   const Shape cs = channel_shape(x);
   const std::vector<int64_t> dims = non_channel_dims(x);
   const double inv_count = static_cast<double>(x.size(1)) / static_cast<double>(x.numel());
@@ -454,6 +460,9 @@ std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const 
                   dtype_name(x.dtype()), x.size(1), t->str());
   const profiler::OpScope profile_scope(op, x);
   if (x.device().is_cpu()) return cpu::batch_norm_backward(g, x, mean, var, weight, eps);
+#ifdef BRENIER_WITH_CUDA
+  if (x.dim() == 2) return cuda::batch_norm_backward(g, x, mean, var, weight, eps);
+#endif
   const Shape cs = channel_shape(x);
   const std::vector<int64_t> dims = non_channel_dims(x);
   const double inv_count = static_cast<double>(x.size(1)) / static_cast<double>(x.numel());

@@ -51,14 +51,15 @@ Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t 
 // Softmax / log-softmax along `dim`; layer norm over the last dim without affine (returns y).
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
 // Softmax's first-order backward: dx = y * (g - sum(g * y, dim)) for y = softmax(x, dim) and the
-// output gradient g (same shape and dtype). One pass over each line on the host instead of four
-// full-size ops; other devices compose it from the element-wise and reduction primitives.
+// output gradient g (same shape and dtype). One pass over each line (the host: along the last dim;
+// CUDA: any dim) instead of four full-size ops; the host's other dims compose it from primitives.
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
 // Training-mode batch normalization of x [N, C, d...] over every dim but the channel dim 1: returns
 // {y, mean, var} with mean and the biased var [C] of the batch and y = (x − mean) / sqrt(var + eps) ·
 // weight + bias (weight, bias: [C], or undefined for 1 and 0). One pass for the statistics and one
-// for y on the host; other devices compose it from the primitives above.
+// for y on the host; CUDA has kernels for x [N, C] (kernels/batch_norm.cu) and composes it from the
+// primitives above for [N, C, d...].
 std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 // Its first-order backward for the output gradient g, from the forward's mean and var:
 // {dx, dweight (undefined when weight is), dbias}.

@@ -20,25 +20,25 @@ void check_count(const char* op, int64_t count) {
 
 }  // namespace
 
-SourceSampler uniform_cube_sampler(int64_t dim, double lo, double hi, DType dtype) {
+SourceSampler uniform_cube_sampler(int64_t dim, double lo, double hi, DType dtype, Device device) {
   const char* op = "uniform_cube_sampler";
   check_sampler_args(op, dim, dtype);
   BRENIER_CHECK(std::isfinite(lo) && std::isfinite(hi) && lo < hi,
                 "{}: arguments 'lo' and 'hi' must be finite with lo < hi, got lo={}, hi={}", op, lo, hi);
   return [=](Generator& gen, int64_t count) {
     check_count(op, count);
-    return gen.uniform({count, dim}, lo, hi, dtype);
+    return gen.uniform({count, dim}, lo, hi, dtype, device);
   };
 }
 
-SourceSampler normal_sampler(int64_t dim, double mean, double std, DType dtype) {
+SourceSampler normal_sampler(int64_t dim, double mean, double std, DType dtype, Device device) {
   const char* op = "normal_sampler";
   check_sampler_args(op, dim, dtype);
   BRENIER_CHECK(std::isfinite(mean) && std::isfinite(std) && std > 0,
                 "{}: arguments 'mean' and 'std' must be finite with std > 0, got mean={}, std={}", op, mean, std);
   return [=](Generator& gen, int64_t count) {
     check_count(op, count);
-    return gen.normal({count, dim}, mean, std, dtype);
+    return gen.normal({count, dim}, mean, std, dtype, device);
   };
 }
 

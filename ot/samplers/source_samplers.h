@@ -20,11 +20,15 @@ namespace brenier::ot {
 // solver's device; the solvers convert).
 using SourceSampler = std::function<Tensor(Generator& gen, int64_t count)>;
 
-// Uniform on the cube [lo, hi]^dim; the default [−0.5, 0.5]^dim is pyOMT's source (§6.1).
-SourceSampler uniform_cube_sampler(int64_t dim, double lo = -0.5, double hi = 0.5, DType dtype = DType::F32);
+// Uniform on the cube [lo, hi]^dim; the default [−0.5, 0.5]^dim is pyOMT's source (§6.1). `device`: where the
+// points are drawn. Drawing on the solver's GPU saves the host draw and the copy (OT-Net's P4 batch,
+// 20000 × 100 normals, takes ~28 ms on two host cores); the generator's stream is the same on every device.
+SourceSampler uniform_cube_sampler(int64_t dim, double lo = -0.5, double hi = 0.5, DType dtype = DType::F32,
+                                   Device device = Device::cpu());
 
-// N(mean·1, std² I) on R^dim; N(0, I) is OT-Net's latent source (§6.3).
-SourceSampler normal_sampler(int64_t dim, double mean = 0.0, double std = 1.0, DType dtype = DType::F32);
+// N(mean·1, std² I) on R^dim; N(0, I) is OT-Net's latent source (§6.3). `device` as above.
+SourceSampler normal_sampler(int64_t dim, double mean = 0.0, double std = 1.0, DType dtype = DType::F32,
+                             Device device = Device::cpu());
 
 // Uniform over the rows of `points` [m, d] (drawn with replacement): the discrete source of OT-Net's
 // color transfer ("uniform over source pixels", §6.3). The sampler keeps a reference to the tensor.

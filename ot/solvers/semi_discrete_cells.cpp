@@ -68,8 +68,12 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void fused_assign(c
 
 }  // namespace
 
+int64_t default_cell_block_bytes(Device device) {
+  return device.is_cpu() ? int64_t{64} << 20 : int64_t{1} << 30;
+}
+
 CellBlockPlan plan_cell_blocks(int64_t num_sources, int64_t num_targets, int64_t dim, DType dtype,
-                               const CellAssignmentOptions& o) {
+                               const CellAssignmentOptions& o, Device device) {
   BRENIER_CHECK(num_sources >= 1 && num_targets >= 1 && dim >= 1,
                 "{}: needs at least one source, one target and one dimension, got N={}, n={}, d={}", kOp,
                 num_sources, num_targets, dim);
@@ -80,28 +84,31 @@ CellBlockPlan plan_cell_blocks(int64_t num_sources, int64_t num_targets, int64_t
                 o.target_chunk);
   BRENIER_CHECK(o.source_chunk >= 0, "{}: option 'source_chunk' must be >= 0 (0 = from the budget), got {}", kOp,
                 o.source_chunk);
+  BRENIER_CHECK(o.max_block_bytes >= 0, "{}: option 'max_block_bytes' must be >= 0 (0 = the device's default), got {}",
+                kOp, o.max_block_bytes);
+  const int64_t budget = o.max_block_bytes > 0 ? o.max_block_bytes : default_cell_block_bytes(device);
   const int64_t elem = static_cast<int64_t>(dtype_size(dtype));
   const int64_t minimum = row_bytes(o.target_chunk > 0 ? std::min(o.target_chunk, num_targets) : 1, dim, o.top_k, elem);
-  BRENIER_CHECK(o.max_block_bytes >= minimum,
+  BRENIER_CHECK(budget >= minimum,
                 "{}: option 'max_block_bytes' must be at least {} bytes (one source row against {} target(s) at d={}, "
                 "top_k={}, {}), got {}",
                 kOp, minimum, o.target_chunk > 0 ? std::min(o.target_chunk, num_targets) : 1, dim, o.top_k,
-                dtype_name(dtype), o.max_block_bytes);
+                dtype_name(dtype), budget);
 
   CellBlockPlan plan;
   if (o.target_chunk > 0) {
     plan.target_cols = std::min(o.target_chunk, num_targets);
   } else {
     const int64_t fixed = row_bytes(0, dim, o.top_k, elem);
-    plan.target_cols = std::min(num_targets, (o.max_block_bytes - fixed) / elem);
+    plan.target_cols = std::min(num_targets, (budget - fixed) / elem);
   }
   plan.row_bytes = row_bytes(plan.target_cols, dim, o.top_k, elem);
-  const int64_t fit_rows = o.max_block_bytes / plan.row_bytes;
+  const int64_t fit_rows = budget / plan.row_bytes;
   if (o.source_chunk > 0) {
     plan.source_rows = std::min(o.source_chunk, num_sources);
     BRENIER_CHECK(plan.source_rows <= fit_rows,
                   "{}: option 'source_chunk' = {} rows of {} bytes exceeds 'max_block_bytes' = {} (at most {} rows fit)",
-                  kOp, o.source_chunk, plan.row_bytes, o.max_block_bytes, fit_rows);
+                  kOp, o.source_chunk, plan.row_bytes, budget, fit_rows);
   } else {
     plan.source_rows = std::min(num_sources, fit_rows);
   }
@@ -136,7 +143,7 @@ CellAssignment assign_cells(const Tensor& sources, const Tensor& targets, const 
     check_finite(targets, kOp, "targets");
     check_finite(heights, kOp, "heights");
   }
-  const CellBlockPlan plan = plan_cell_blocks(N, n, d, sources.dtype(), o);
+  const CellBlockPlan plan = plan_cell_blocks(N, n, d, sources.dtype(), o, sources.device());
   const DType dtype = sources.dtype();
   const Device device = sources.device();
   const int64_t k = o.top_k;
@@ -145,7 +152,8 @@ CellAssignment assign_cells(const Tensor& sources, const Tensor& targets, const 
   // holds all targets in one chunk; explicit chunk sizes ask for the GEMM path.
   if (device.is_cpu() && k == 0 && d <= kFusedMaxDim && n < std::numeric_limits<int32_t>::max() &&
       o.target_chunk == 0 && o.source_chunk == 0 && plan.target_cols == n &&
-      o.max_block_bytes >= kFusedRows * (kFusedMaxDim + 2) * static_cast<int64_t>(dtype_size(dtype))) {
+      (o.max_block_bytes > 0 ? o.max_block_bytes : default_cell_block_bytes(device)) >=
+          kFusedRows * (kFusedMaxDim + 2) * static_cast<int64_t>(dtype_size(dtype))) {
     CellAssignment result;
     result.plan = plan;
     result.argmax = Tensor::empty({N}, DType::I64, device);

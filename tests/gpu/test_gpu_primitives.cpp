@@ -215,24 +215,30 @@ TEST_CASE("gpu primitives: im2col and col2im (convolution columns): strides, pad
     }
 }
 
-TEST_CASE("gpu primitives: softmax, log_softmax (any dim, long lines), layer_norm" * gpu_only()) {
+TEST_CASE("gpu primitives: softmax, log_softmax, softmax_backward (any dim, long lines), layer_norm" * gpu_only()) {
   for (DType t : kFloating) {
     CAPTURE(dtype_name(t));
     for (const Shape& shape : {Shape{3, 4, 5}, Shape{2, 1000}, Shape{7}}) {
-      const Tensor x = random_tensor(shape, 17, t, -20, 20);
-      for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d)
+      const Tensor x = random_tensor(shape, 17, t, -20, 20), g = random_tensor(shape, 18, t);
+      for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+        const std::string where = " dim " + std::to_string(d) + " of " + shape_str(shape);
         for (bool log : {false, true})
           same(prim::softmax(x, d, log), prim::softmax(on_gpu(x), d, log),
-               std::string(log ? "log_softmax" : "softmax") + " dim " + std::to_string(d) + " of " + shape_str(shape));
+               std::string(log ? "log_softmax" : "softmax") + where);
+        const Tensor y = prim::softmax(x, d, false);
+        same(prim::softmax_backward(y, g, d), prim::softmax_backward(on_gpu(y), on_gpu(g), d), "softmax_backward" + where);
+      }
       same(prim::layer_norm(x, 1e-5), prim::layer_norm(on_gpu(x), 1e-5), "layer_norm " + shape_str(shape));
     }
   }
 }
 
-TEST_CASE("gpu primitives: batch_norm_train / batch_norm_backward (fused on the CPU, composed on CUDA)" * gpu_only()) {
+TEST_CASE("gpu primitives: batch_norm_train / batch_norm_backward (fused on both for [N, C], composed on CUDA else)" *
+          gpu_only()) {
   for (DType t : kFloating) {
     CAPTURE(dtype_name(t));
-    for (const Shape& shape : {Shape{300, 70}, Shape{6, 5, 4, 3}}) {
+    // [N, C]: the CUDA kernels (row slices, a partial warp of channels at C = 33); [N, C, d...]: composed.
+    for (const Shape& shape : {Shape{300, 70}, Shape{2000, 33}, Shape{1, 5}, Shape{6, 5, 4, 3}}) {
       const Tensor x = random_tensor(shape, 21, t, -3, 5), g = random_tensor(shape, 22, t);
       const Tensor w = random_tensor({shape[1]}, 23, t), b = random_tensor({shape[1]}, 24, t);
       for (bool affine : {true, false}) {

@@ -155,3 +155,29 @@ TEST_CASE("HeightNetworkSolver on CUDA: steps match the CPU's (f64); a GPU check
   close_to(cpu.transport(x, held_out), gpu.transport(x.to(kGpu), held_out.to(kGpu)), tolerance_for(DType::F64),
            "T(x) over held-out targets");
 }
+
+TEST_CASE("source samplers draw on the GPU when asked: same stream as on the CPU, and a solver step takes them" *
+          gpu_only()) {
+  for (DType t : {DType::F32, DType::F64}) {
+    CAPTURE(dtype_name(t));
+    Generator cpu_gen(31), gpu_gen(31);
+    const Tensor a = ot::normal_sampler(7, 0.5, 2.0, t)(cpu_gen, 300);
+    const Tensor b = ot::normal_sampler(7, 0.5, 2.0, t, kGpu)(gpu_gen, 300);
+    CHECK(b.device() == kGpu);
+    close_to(a, b, tolerance_for(t), "normal_sampler");
+    const Tensor c = ot::uniform_cube_sampler(3, -1.0, 2.0, t)(cpu_gen, 200);
+    const Tensor d = ot::uniform_cube_sampler(3, -1.0, 2.0, t, kGpu)(gpu_gen, 200);
+    CHECK(d.device() == kGpu);
+    close_to(c, d, Tolerance{0, 0}, "uniform_cube_sampler (bit for bit)");
+  }
+  // A height-network step with device-side sources (what bench_otnet's P4 row times).
+  Generator data(5);
+  ot::HeightNetworkSolverConfig config;
+  config.hidden = {16, 16};
+  config.monte_carlo = {.batch_size = 256, .initial_batches = 1, .patience = 1 << 30, .max_batches = 1};
+  config.device = kGpu;
+  ot::HeightNetworkSolver solver(data.normal({20, 3}), {}, config);
+  const ot::SemiDiscreteStepStats stats = solver.step(ot::normal_sampler(3, 0.0, 1.0, DType::F32, kGpu));
+  CHECK(std::isfinite(stats.grad_norm));
+  CHECK(stats.mc_samples == 256);
+}

@@ -187,6 +187,14 @@ TEST_CASE("semi-discrete cells: the byte budget sets the blocks and never change
       check_against_naive(a, ref, k, 1e-12);
     }
   }
+  // The default budget is the device's: OT-Net's N = 20000 × n = 10000 f32 problem is 13 blocks in 64 MiB
+  // on the CPU and one block in 1 GiB on a GPU (planning touches no device). A negative budget is refused.
+  CHECK(default_cell_block_bytes(Device::cpu()) == int64_t{64} << 20);
+  CHECK(default_cell_block_bytes(Device::cuda(0)) == int64_t{1} << 30);
+  CHECK(plan_cell_blocks(20000, 10000, 100, DType::F32).source_rows < 20000);
+  CHECK(plan_cell_blocks(20000, 10000, 100, DType::F32, {}, Device::cuda(0)).source_rows == 20000);
+  CHECK(error_of([&] { plan_cell_blocks(N, n, d, DType::F64, {.max_block_bytes = -1}); })
+            .find("'max_block_bytes' must be >= 0") != std::string::npos);
   // 300 bytes hold less than one row of all 37 targets: the targets are chunked.
   CellBlockPlan small = plan_cell_blocks(N, n, d, DType::F64, {.max_block_bytes = 300});
   CHECK(small.target_cols < n);

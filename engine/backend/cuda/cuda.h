@@ -29,7 +29,13 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b);
 
 // softmax.cpp
 Tensor softmax(const Tensor& x, int64_t dim, bool log);
+Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
+
+// batch_norm.cpp: x [rows, channels] only (dispatch composes the other shapes)
+std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
+std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& var,
+                                        const Tensor& weight, double eps);
 
 // shape.cpp
 Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);

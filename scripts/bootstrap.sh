@@ -23,6 +23,13 @@ shift || true
 options=("$@")
 [ ${#options[@]} -gt 0 ] || options=(--buildtype=release)
 if [ ! -f "$build/build.ninja" ]; then
+  # A CUDA build compiles through tools/nvcc-with-deps, so that header edits rebuild the kernels (meson < 1.4
+  # gives nvcc no dependency file). Meson 1.0 takes it from a native file, which must outlive the setup.
+  if [[ " ${options[*]} " == *" -Dcuda=enabled "* || " ${options[*]} " == *" -Dcuda=auto "* ]]; then
+    mkdir -p "$build"
+    printf "[binaries]\ncuda = '%s'\n" "$PWD/tools/nvcc-with-deps" > "$build/cuda-native.ini"
+    options+=(--native-file "$build/cuda-native.ini")
+  fi
   meson setup "$build" "${options[@]}" > /tmp/brenier-setup.log 2>&1 || { cat /tmp/brenier-setup.log; exit 1; }
 fi
 ninja -C "$build" -j"$(nproc)" | tail -n 1

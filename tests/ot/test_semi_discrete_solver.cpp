@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend/device_memory.h"
 #include "engine/random/generator.h"
 #include "ot/samplers/source_samplers.h"
 #include "ot/solvers/semi_discrete_solver.h"
@@ -214,6 +215,12 @@ TEST_CASE("free-height solver: samplers draw from their measures, reproducibly")
   for (size_t i = 0; i < e.size(); i += 2) CHECK(e[i + 1] == e[i] + 1);  // whole rows of `pts`
   CHECK(error_of([] { uniform_cube_sampler(0); }).find("'dim' must be >= 1") != std::string::npos);
   CHECK(error_of([] { normal_sampler(2, 0, -1); }).find("std > 0") != std::string::npos);
+  // Drawing on a device this build or machine lacks is a clear error at the draw, naming the argument.
+  if (!backend::cuda_available()) {
+    Generator c(1);
+    const std::string err = error_of([&] { normal_sampler(2, 0, 1, DType::F32, Device::cuda(0))(c, 4); });
+    CHECK(err.find("device") != std::string::npos);
+  }
 }
 
 TEST_CASE("free-height solver: bad input gives clear errors") {

@@ -2,6 +2,7 @@
 #pragma once
 #include "engine/autograd/gradcheck.h"
 #include "engine/autograd/var.h"
+#include "engine/cuda_graph.h"
 #include "engine/io/checkpoint.h"
 #include "engine/io/npy.h"
 #include "engine/nn/batch_norm.h"

@@ -159,6 +159,11 @@ OpScope::~OpScope() {
     return;
   }
   const bool defined = first_->defined();
+  // A CudaGraph capture records kernels without running them and cannot synchronize: time nothing then.
+  if (defined && first_->device().is_cuda() && backend::graph_capture_active(first_->device())) {
+    --t_op_depth;
+    return;
+  }
   if (defined && first_->device().is_cuda()) backend::synchronize(first_->device());
   const double seconds = (now_ns() - start_ns_) * 1e-9;
   --t_op_depth;
@@ -177,6 +182,7 @@ Region::Region(std::string name, Device device) : name_(std::move(name)), device
 
 Region::~Region() {
   if (!recording_) return;
+  if (device_.is_cuda() && backend::graph_capture_active(device_)) return;  // as OpScope
   if (device_.is_cuda()) backend::synchronize(device_);
   const double seconds = (now_ns() - start_ns_) * 1e-9;
   Book& b = book();

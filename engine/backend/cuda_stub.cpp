@@ -35,6 +35,7 @@ void device_release_cache() {}
 void synchronize(Device device) {
   if (!device.is_cpu()) no_cuda(device);
 }
+bool graph_capture_active(Device) { return false; }
 void set_allow_tf32(bool allow) { tf32_allowed = allow; }
 bool allow_tf32() { return tf32_allowed; }
 

@@ -27,6 +27,9 @@ int64_t device_live_bytes(Device device);
 void device_release_cache();
 // Waits until every op queued on `device`'s stream has run (the CUDA backend is asynchronous).
 void synchronize(Device device);
+// A CudaGraph (engine/cuda_graph.h) is capturing on `device`: host copies are refused and dispatch skips its
+// host-side index checks until the capture ends. Always false in CPU builds.
+bool graph_capture_active(Device device);
 
 // f32 matmuls on CUDA may use TF32 tensor cores (10-bit mantissa, ~1e-3 relative error) when
 // allowed. Off by default, like PyTorch's torch.backends.cuda.matmul.allow_tf32 since 1.12, so

@@ -13,6 +13,7 @@
 #include "engine/backend/cuda/conv.h"
 #include "engine/backend/cuda/cuda.h"
 #endif
+#include "engine/backend/device_memory.h"
 #include "engine/backend/primitives.h"
 #include "engine/profiler.h"
 
@@ -96,6 +97,8 @@ Shape broadcast_named(const char* op, const char* an, const Shape& a, const char
 // Every value of the i64 tensor `index` in [0, size); `what` says where size comes from.
 void require_index_range(const Tensor& index, int64_t size, const char* op, const char* arg,
                          const std::string& what) {
+  // A graph being captured cannot read the index on the host; its eager warm-up ran this check.
+  if (backend::graph_capture_active(index.device())) return;
   const Tensor host = index.to(Device::cpu());
   const int64_t* p = host.data<int64_t>();
   for (int64_t i = 0, n = host.numel(); i < n; ++i)

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/backend/device_memory.h"
 #include "engine/random/philox.h"
 #include "engine/random/transforms.h"
 #ifdef BRENIER_WITH_CUDA
@@ -38,7 +39,14 @@ void check_cpu(Device device, const char* op, const char* arg) {
 // a seed gives the same numbers on either device); other devices, or a build without CUDA, are refused.
 void check_drawable(Device device, const char* op) {
 #ifdef BRENIER_WITH_CUDA
-  if (device.is_cuda()) return;
+  if (device.is_cuda()) {
+    BRENIER_CHECK(!backend::graph_capture_active(device),
+                  "{}: a draw on {} inside a CudaGraph capture would bake its seed and offset into the graph, so "
+                  "every replay would repeat the same numbers: draw outside the captured step and copy the "
+                  "numbers in with copy_from before replay()",
+                  op, device.str());
+    return;
+  }
 #endif
   BRENIER_CHECK(device.is_cpu(), "{}: argument 'device' must be cpu{}, got {}", op,
 #ifdef BRENIER_WITH_CUDA

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "engine/backend/device_memory.h"
+#include "engine/cuda_graph.h"
 #include "engine/tensor.h"
 
 using namespace brenier;
@@ -30,4 +31,14 @@ TEST_CASE("tensor: a CUDA tensor without CUDA (CPU-only build, or no usable GPU)
                          doctest::Contains("no CUDA device is usable"), Error);
   }
   // With a GPU, tests/gpu checks CUDA tensors.
+}
+
+TEST_CASE("tensor: a CudaGraph on the CPU, or without CUDA, is a clear error") {
+  CHECK_THROWS_WITH_AS(CudaGraph(Device::cpu()), doctest::Contains("CUDA"), Error);
+  if (!backend::built_with_cuda()) {
+    CHECK_THROWS_WITH_AS(CudaGraph(Device::cuda()), doctest::Contains("built without CUDA"), Error);
+  } else if (!backend::cuda_available()) {
+    CHECK_THROWS_WITH_AS(CudaGraph(Device::cuda()), doctest::Contains("no CUDA device is usable"), Error);
+  }
+  // With a GPU, tests/gpu/test_graph.cpp captures and replays.
 }

@@ -4,15 +4,20 @@
 // are reused, so a training step that allocates the same shapes each iteration never calls
 // cudaMalloc (which synchronizes the device) after its first step. Blocks above 1 GiB bypass the
 // cache. When cudaMalloc fails, the cache is released and the allocation retried once.
+// Graph capture (cuda_graph.cpp): while a CudaGraph captures on a device, that device's allocations come from
+// the graph's private pool and its frees go back to it, so no block the graph uses is handed to another tensor
+// between replays; blocks allocated before the capture and freed during it are held until the graph dies.
 #include <atomic>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/backend/cuda/context.h"
 #include "engine/backend/cuda/cuda_check.h"
+#include "engine/backend/cuda/graph_pool.h"
 #include "engine/backend/device_memory.h"
 #include "engine/error.h"
 #include "kernels/launch.cuh"
@@ -32,6 +37,10 @@ struct State {
   std::mutex mu;
   std::map<int, DeviceCache> caches;
   std::map<int, cuda::DeviceContext> contexts;
+  // Graph capture: the pool capturing on each device, and which pool owns each of its blocks.
+  std::map<int, cuda::GraphPool*> capturing;
+  std::unordered_map<void*, cuda::GraphPool*> pool_of;
+  int pools_alive = 0;  // no pool, no lookups: the plain path is unchanged
 };
 State& state() {
   static State* s = new State;  // never destroyed: tensors may be freed during static destruction
@@ -84,6 +93,74 @@ thread_local cuda::DeviceContext* current = nullptr;
 
 namespace cuda {
 
+struct GraphPool {
+  int device = 0;
+  std::vector<std::vector<void*>> free_lists = std::vector<std::vector<void*>>(64);
+  std::vector<void*> owned;                          // every block it took from cudaMalloc
+  std::vector<std::pair<void*, size_t>> held;       // older blocks freed during its capture
+};
+
+GraphPool* begin_graph_pool(Device device) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  BRENIER_CHECK(s.capturing.count(device.index) == 0, "CudaGraph::capture: device {} is already capturing a graph",
+                device.str());
+  auto* pool = new GraphPool;
+  pool->device = device.index;
+  s.capturing[device.index] = pool;
+  ++s.pools_alive;
+  return pool;
+}
+
+void end_graph_capture(Device device) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.capturing.erase(device.index);
+}
+
+bool capturing(Device device) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.capturing.count(device.index) != 0;
+}
+
+void release_graph_pool(GraphPool* pool) {
+  if (pool == nullptr) return;
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (auto it = s.capturing.begin(); it != s.capturing.end();)
+    it = it->second == pool ? s.capturing.erase(it) : std::next(it);
+  cudaSetDevice(pool->device);
+  current_index = -1;
+  auto ctx = s.contexts.find(pool->device);
+  if (ctx != s.contexts.end()) cudaStreamSynchronize(ctx->second.stream);  // replays may still run
+  DeviceCache& c = s.caches[pool->device];
+  // Free blocks go back to the device's cache; blocks still held by tensors go there when those free them.
+  for (size_t idx = 0; idx < pool->free_lists.size(); ++idx)
+    for (void* p : pool->free_lists[idx]) {
+      const size_t cls = kMinClass << idx;
+      if (cls > kMaxCached) {  // the cache keeps no such sizes
+        cudaFree(p);
+        continue;
+      }
+      c.free_lists[idx].push_back(p);
+      c.cached += static_cast<int64_t>(cls);
+    }
+  for (void* p : pool->owned) s.pool_of.erase(p);
+  for (const auto& [p, bytes] : pool->held) {
+    int idx = 0;
+    const size_t cls = size_class(bytes, &idx);
+    if (bytes > kMaxCached) {
+      cudaFree(p);
+      continue;
+    }
+    c.free_lists[idx].push_back(p);
+    c.cached += static_cast<int64_t>(cls);
+  }
+  --s.pools_alive;
+  delete pool;
+}
+
 DeviceContext& context(Device device) {
   // Fast path, taken by every op after the first: this thread already made `device` current and
   // its context exists (contexts are never destroyed, so the pointer stays valid).
@@ -120,6 +197,25 @@ void* device_alloc(size_t bytes, Device device) {
   const size_t cls = bytes <= kMaxCached ? size_class(bytes, &idx) : bytes;
   {
     std::lock_guard<std::mutex> lock(s.mu);
+    if (s.pools_alive > 0) {
+      auto capture = s.capturing.find(device.index);
+      if (capture != s.capturing.end()) {
+        // Capturing: a block of the graph's own pool, of its size class whatever the size.
+        cuda::GraphPool* pool = capture->second;
+        const size_t pool_cls = size_class(bytes, &idx);
+        void* p = nullptr;
+        if (!pool->free_lists[idx].empty()) {
+          p = pool->free_lists[idx].back();
+          pool->free_lists[idx].pop_back();
+        } else {
+          CUDA_CHECK(cudaMalloc(&p, pool_cls));  // allowed in relaxed capture mode; not a stream operation
+          pool->owned.push_back(p);
+          s.pool_of[p] = pool;
+        }
+        s.caches[device.index].live += static_cast<int64_t>(pool_cls);
+        return p;
+      }
+    }
     DeviceCache& c = s.caches[device.index];
     if (bytes <= kMaxCached && !c.free_lists[idx].empty()) {
       void* p = c.free_lists[idx].back();
@@ -147,6 +243,23 @@ void device_free(void* ptr, size_t bytes, Device device) {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
   DeviceCache& c = s.caches[device.index];
+  if (s.pools_alive > 0) {
+    auto owner = s.pool_of.find(ptr);
+    if (owner != s.pool_of.end()) {  // a graph's block: back to its pool, never to the cache
+      int idx = 0;
+      const size_t cls = size_class(bytes, &idx);
+      owner->second->free_lists[idx].push_back(ptr);
+      c.live -= static_cast<int64_t>(cls);
+      return;
+    }
+    auto capture = s.capturing.find(device.index);
+    if (capture != s.capturing.end()) {  // an older block freed mid-capture: the graph may read it
+      capture->second->held.emplace_back(ptr, bytes);
+      int idx = 0;
+      c.live -= static_cast<int64_t>(bytes <= kMaxCached ? size_class(bytes, &idx) : bytes);
+      return;
+    }
+  }
   if (bytes > kMaxCached) {
     c.live -= static_cast<int64_t>(bytes);
     // Ops queued on the stream may still read the block: wait for them before returning it.
@@ -168,6 +281,15 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   if (dst_device.is_cpu() && src_device.is_cpu()) {
     std::memcpy(dst, src, bytes);
     return;
+  }
+  if (dst_device.is_cpu() != src_device.is_cpu()) {  // host <-> device: not part of a graph
+    const Device d = dst_device.is_cpu() ? src_device : dst_device;
+    BRENIER_CHECK(!cuda::capturing(d),
+                  "CudaGraph::capture: the captured step copies between the host and {} (item(), to(cpu), "
+                  "to_vector, check_finite, bincount, an index range check, or host data moved in): a graph "
+                  "replays device work only; do that outside the step (copy inputs in with copy_from before "
+                  "replay, read outputs after)",
+                  d.str());
   }
   if (dst_device.is_cpu()) {  // device -> host: the caller reads dst next, so wait for it
     cudaStream_t s = cuda::stream_of(src_device);
@@ -230,6 +352,8 @@ void device_release_cache() {
     c.cached = 0;
   }
 }
+
+bool graph_capture_active(Device device) { return device.is_cuda() && cuda::capturing(device); }
 
 void synchronize(Device device) {
   if (device.is_cpu()) return;

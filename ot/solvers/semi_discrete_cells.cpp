@@ -72,6 +72,12 @@ int64_t default_cell_block_bytes(Device device) {
   return device.is_cpu() ? int64_t{64} << 20 : int64_t{1} << 30;
 }
 
+namespace {
+int64_t budget_of(const CellAssignmentOptions& o, Device device) {
+  return o.max_block_bytes > 0 ? o.max_block_bytes : default_cell_block_bytes(device);
+}
+}  // namespace
+
 CellBlockPlan plan_cell_blocks(int64_t num_sources, int64_t num_targets, int64_t dim, DType dtype,
                                const CellAssignmentOptions& o, Device device) {
   BRENIER_CHECK(num_sources >= 1 && num_targets >= 1 && dim >= 1,
@@ -86,7 +92,7 @@ CellBlockPlan plan_cell_blocks(int64_t num_sources, int64_t num_targets, int64_t
                 o.source_chunk);
   BRENIER_CHECK(o.max_block_bytes >= 0, "{}: option 'max_block_bytes' must be >= 0 (0 = the device's default), got {}",
                 kOp, o.max_block_bytes);
-  const int64_t budget = o.max_block_bytes > 0 ? o.max_block_bytes : default_cell_block_bytes(device);
+  const int64_t budget = budget_of(o, device);
   const int64_t elem = static_cast<int64_t>(dtype_size(dtype));
   const int64_t minimum = row_bytes(o.target_chunk > 0 ? std::min(o.target_chunk, num_targets) : 1, dim, o.top_k, elem);
   BRENIER_CHECK(budget >= minimum,
@@ -152,8 +158,7 @@ CellAssignment assign_cells(const Tensor& sources, const Tensor& targets, const 
   // holds all targets in one chunk; explicit chunk sizes ask for the GEMM path.
   if (device.is_cpu() && k == 0 && d <= kFusedMaxDim && n < std::numeric_limits<int32_t>::max() &&
       o.target_chunk == 0 && o.source_chunk == 0 && plan.target_cols == n &&
-      (o.max_block_bytes > 0 ? o.max_block_bytes : default_cell_block_bytes(device)) >=
-          kFusedRows * (kFusedMaxDim + 2) * static_cast<int64_t>(dtype_size(dtype))) {
+      budget_of(o, device) >= kFusedRows * (kFusedMaxDim + 2) * static_cast<int64_t>(dtype_size(dtype))) {
     CellAssignment result;
     result.plan = plan;
     result.argmax = Tensor::empty({N}, DType::I64, device);

@@ -159,12 +159,14 @@ OpScope::~OpScope() {
     return;
   }
   const bool defined = first_->defined();
-  // A CudaGraph capture records kernels without running them and cannot synchronize: time nothing then.
-  if (defined && first_->device().is_cuda() && backend::graph_capture_active(first_->device())) {
-    --t_op_depth;
-    return;
+  if (defined && first_->device().is_cuda()) {
+    // A CudaGraph capture records kernels without running them and cannot synchronize: time nothing then.
+    if (backend::graph_capture_active(first_->device())) {
+      --t_op_depth;
+      return;
+    }
+    backend::synchronize(first_->device());
   }
-  if (defined && first_->device().is_cuda()) backend::synchronize(first_->device());
   const double seconds = (now_ns() - start_ns_) * 1e-9;
   --t_op_depth;
   Book& b = book();

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engine/backend/lines.h"
 #include "engine/shape.h"
 
 namespace brenier::cpu {
@@ -98,18 +99,7 @@ void for_each_run(const Shape& shape, const std::array<std::vector<int64_t>, N>&
   }
 }
 
-// A contiguous shape seen around one dim: `outer` blocks of `size` lines of `inner` elements.
-// A 0-d tensor is one line of size 1.
-struct Lines {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-inline Lines lines_around(const Shape& shape, int64_t dim) {
-  Lines l;
-  if (shape.empty()) return l;
-  for (int64_t d = 0; d < dim; ++d) l.outer *= shape[d];
-  l.size = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) l.inner *= shape[d];
-  return l;
-}
+using backend::Lines;  // engine/backend/lines.h
+using backend::lines_around;
 
 }  // namespace brenier::cpu

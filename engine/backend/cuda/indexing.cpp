@@ -2,22 +2,15 @@
 // nonzero_flat's output size depends on the data, so it reads the mask on the host (one sync).
 #include "engine/backend/cuda/context.h"
 #include "engine/backend/cuda/cuda.h"
-#include "kernels/launch.cuh"
 #include "engine/backend/cuda/strided.h"
+#include "engine/backend/lines.h"
+#include "kernels/launch.cuh"
 
 namespace brenier::cuda {
 namespace {
 
-struct Lines {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-Lines lines_around(const Shape& shape, int64_t dim) {
-  Lines l;
-  for (int64_t d = 0; d < dim; ++d) l.outer *= shape[d];
-  l.size = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) l.inner *= shape[d];
-  return l;
-}
+using backend::Lines;  // engine/backend/lines.h
+using backend::lines_around;
 
 // x's contiguous strides with `dim`'s zeroed: walking index's shape with them gives the offset of
 // each entry's position in x except along `dim`, which the index value supplies.

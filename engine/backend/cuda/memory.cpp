@@ -127,36 +127,28 @@ bool capturing(Device device) {
 void release_graph_pool(GraphPool* pool) {
   if (pool == nullptr) return;
   State& s = state();
-  std::lock_guard<std::mutex> lock(s.mu);
-  for (auto it = s.capturing.begin(); it != s.capturing.end();)
-    it = it->second == pool ? s.capturing.erase(it) : std::next(it);
+  std::lock_guard<std::mutex> lock(s.mu);  // the capture has ended (end_graph_capture) before any release
   cudaSetDevice(pool->device);
   current_index = -1;
   auto ctx = s.contexts.find(pool->device);
   if (ctx != s.contexts.end()) cudaStreamSynchronize(ctx->second.stream);  // replays may still run
   DeviceCache& c = s.caches[pool->device];
-  // Free blocks go back to the device's cache; blocks still held by tensors go there when those free them.
-  for (size_t idx = 0; idx < pool->free_lists.size(); ++idx)
-    for (void* p : pool->free_lists[idx]) {
-      const size_t cls = kMinClass << idx;
-      if (cls > kMaxCached) {  // the cache keeps no such sizes
-        cudaFree(p);
-        continue;
-      }
-      c.free_lists[idx].push_back(p);
-      c.cached += static_cast<int64_t>(cls);
-    }
-  for (void* p : pool->owned) s.pool_of.erase(p);
-  for (const auto& [p, bytes] : pool->held) {
+  // Free and held blocks go back to the device's cache (the device is idle: no wait needed); blocks still owned
+  // by tensors go there when those free them.
+  auto to_cache = [&c](void* p, size_t bytes) {
     int idx = 0;
     const size_t cls = size_class(bytes, &idx);
-    if (bytes > kMaxCached) {
+    if (cls > kMaxCached) {  // the cache keeps no such sizes
       cudaFree(p);
-      continue;
+      return;
     }
     c.free_lists[idx].push_back(p);
     c.cached += static_cast<int64_t>(cls);
-  }
+  };
+  for (size_t idx = 0; idx < pool->free_lists.size(); ++idx)
+    for (void* p : pool->free_lists[idx]) to_cache(p, kMinClass << idx);
+  for (const auto& [p, bytes] : pool->held) to_cache(p, bytes);
+  for (void* p : pool->owned) s.pool_of.erase(p);
   --s.pools_alive;
   delete pool;
 }

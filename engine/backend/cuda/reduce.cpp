@@ -6,22 +6,14 @@
 #include "engine/backend/cuda/cuda.h"
 #include "kernels/launch.cuh"
 #include "engine/backend/cuda/cuda_check.h"
+#include "engine/backend/lines.h"
 #include "engine/backend/cuda/strided.h"
 
 namespace brenier::cuda {
 namespace {
 
-struct Lines {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-Lines lines_around(const Shape& shape, int64_t dim) {
-  Lines l;
-  if (shape.empty()) return l;
-  for (int64_t d = 0; d < dim; ++d) l.outer *= shape[d];
-  l.size = shape[dim];
-  for (size_t d = dim + 1; d < shape.size(); ++d) l.inner *= shape[d];
-  return l;
-}
+using backend::Lines;  // engine/backend/lines.h
+using backend::lines_around;
 
 }  // namespace
 

@@ -1,30 +1,15 @@
 // Softmax, log-softmax and layer norm on CUDA: the line geometry here, the math in kernels/softmax.cu.
 #include "engine/backend/cuda/context.h"
 #include "engine/backend/cuda/cuda.h"
+#include "engine/backend/lines.h"
 #include "kernels/launch.cuh"
 
 namespace brenier::cuda {
 
-namespace {
-
-struct Lines {  // lines along `dim`: `outer` blocks of `size` entries `inner` apart
-  int64_t outer = 1, size = 1, inner = 1;
-};
-Lines lines_along(const Tensor& x, int64_t dim) {
-  Lines l;
-  if (x.dim() == 0) return l;
-  for (int64_t d = 0; d < dim; ++d) l.outer *= x.size(d);
-  l.size = x.size(dim);
-  for (int64_t d = dim + 1; d < x.dim(); ++d) l.inner *= x.size(d);
-  return l;
-}
-
-}  // namespace
-
 Tensor softmax(const Tensor& x, int64_t dim, bool log) {
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   if (x.numel() == 0) return y;
-  const Lines l = lines_along(x, dim);
+  const backend::Lines l = backend::lines_around(x.shape(), dim);
   kernels::softmax(x.dtype(), x.raw_data(), y.raw_data(), l.outer, l.size, l.inner, log, stream_of(x.device()));
   return y;
 }
@@ -32,7 +17,7 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log) {
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim) {
   Tensor out = Tensor::empty(y.shape(), y.dtype(), y.device());
   if (y.numel() == 0) return out;
-  const Lines l = lines_along(y, dim);
+  const backend::Lines l = backend::lines_around(y.shape(), dim);
   kernels::softmax_backward(y.dtype(), y.raw_data(), g.raw_data(), out.raw_data(), l.outer, l.size, l.inner,
                             stream_of(y.device()));
   return out;

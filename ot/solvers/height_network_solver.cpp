@@ -10,6 +10,7 @@
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
 #include "ot/solvers/chunked_map.h"
+#include "ot/solvers/semi_discrete_progress.h"
 #include "ot/solvers/semi_discrete_solver.h"
 
 namespace brenier::ot {
@@ -263,7 +264,7 @@ HeightNetworkSolveResult HeightNetworkSolver::solve(const SourceSampler& source,
                                                     const std::function<void(const SemiDiscreteStepStats&)>& on_step) {
   const auto start = std::chrono::steady_clock::now();
   HeightNetworkSolveResult result;
-  run_until_converged([&] { return step(source); }, config_.max_iter, on_step, result);
+  run_until_converged([&] { return step(source); }, config_.max_iter - steps_, on_step, result);
   freeze_statistics();
   const EnergyGradient eval = estimate_energy_gradient(source, gen_, adaptive_.batches(),
                                                        config_.monte_carlo.batch_size, targets_,
@@ -307,51 +308,49 @@ Tensor HeightNetworkSolver::transport(const Tensor& x, const Tensor& targets) co
   return prim::index_select(y, 0, assign(x, targets, options).argmax);
 }
 
-void HeightNetworkSolver::save(const std::string& path) const {
+void HeightNetworkSolver::save(const std::string& path, const std::map<std::string, std::string>& metadata) const {
   std::vector<std::pair<std::string, Tensor>> tensors;
   for (auto& [name, t] : network_->state_dict()) tensors.emplace_back("network." + name, t);
   for (auto& [name, t] : adam_->state()) tensors.emplace_back("adam." + name, t);
-  tensors.emplace_back("solver.steps", Tensor::scalar(static_cast<double>(steps_), DType::I64));
-  tensors.emplace_back("solver.mc_batches", Tensor::scalar(static_cast<double>(adaptive_.batches()), DType::I64));
-  tensors.emplace_back("solver.generator",
-                       Tensor::from_vector(std::vector<int64_t>{static_cast<int64_t>(gen_.seed()),
-                                                                static_cast<int64_t>(gen_.offset())}));
+  append_progress(tensors, {steps_, adaptive_.state(), gen_.seed(), gen_.offset()});
   tensors.emplace_back("solver.frozen", Tensor::scalar(frozen_ ? 1 : 0, DType::I64));
   io::save_checkpoint(path, tensors,
-                      {{"kind", "HeightNetworkSolver"},
-                       {"dim", std::to_string(targets_.size(1))},
-                       {"hidden", fmt::format("{}", fmt::join(config_.hidden, ","))},
-                       {"batch_norm", config_.batch_norm ? "true" : "false"},
-                       {"fourier_features", std::to_string(config_.fourier_features)}});
+                      merged_metadata({{"kind", "HeightNetworkSolver"},
+                                       {"dim", std::to_string(targets_.size(1))},
+                                       {"hidden", fmt::format("{}", fmt::join(config_.hidden, ","))},
+                                       {"batch_norm", config_.batch_norm ? "true" : "false"},
+                                       {"fourier_features", std::to_string(config_.fourier_features)}},
+                                      metadata, "HeightNetworkSolver::save"));
 }
 
-void HeightNetworkSolver::load(const std::string& path) {
+std::map<std::string, std::string> HeightNetworkSolver::load(const std::string& path) {
   const char* op = "HeightNetworkSolver::load";
   io::Checkpoint ck = io::load_checkpoint(path);
   const auto kind = ck.metadata.find("kind");
   BRENIER_CHECK(kind != ck.metadata.end() && kind->second == "HeightNetworkSolver",
                 "{}: '{}' is not a HeightNetworkSolver checkpoint", op, path);
-  for (const char* key : {"solver.steps", "solver.mc_batches", "solver.generator", "solver.frozen"})
-    BRENIER_CHECK(ck.tensors.count(key) == 1, "{}: '{}' lacks the entry '{}'", op, path, key);
-  const std::vector<int64_t> generator = ck.tensors.at("solver.generator").to_vector<int64_t>();
-  BRENIER_CHECK(generator.size() == 2, "{}: entry 'solver.generator' must hold [seed, offset]", op);
+  BRENIER_CHECK(ck.tensors.count("solver.frozen") == 1, "{}: '{}' lacks the entry 'solver.frozen'", op, path);
+  const SolverProgress progress = read_progress(ck, op, path);
+  AdaptiveBatches adaptive(config_.monte_carlo);
+  adaptive.set_state(progress.monte_carlo);
   // All or nothing: the network and Adam load strictly; restore both when either fails.
   const nn::NamedTensors old_network = network_->state_dict();
   const optim::NamedTensors old_adam = adam_->state();
   try {
     network_->load_state_dict(with_prefix(ck.tensors, "network."));
     adam_->load_state(with_prefix(ck.tensors, "adam."));
-    adaptive_.set_batches(static_cast<int64_t>(ck.tensors.at("solver.mc_batches").item()));
   } catch (const Error&) {
     network_->load_state_dict(old_network);
     adam_->load_state(old_adam);
     throw;
   }
+  adaptive_ = adaptive;
   output_model_.reset();
-  steps_ = static_cast<int64_t>(ck.tensors.at("solver.steps").item());
-  gen_.set_state(static_cast<uint64_t>(generator[0]), static_cast<uint64_t>(generator[1]));
+  steps_ = progress.steps;
+  gen_.set_state(progress.generator_seed, progress.generator_offset);
   frozen_ = ck.tensors.at("solver.frozen").item() != 0;
   network_->train(!frozen_);
+  return ck.metadata;
 }
 
 }  // namespace brenier::ot

@@ -38,6 +38,7 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -128,8 +129,9 @@ class HeightNetworkSolver {
   // the RMS error of the fit in config.dtype. Leaves frozen() false and Adam's state as it was. Least squares:
   // the minimum-norm solution with a relative ridge 1e-12, in the smaller of its two forms (n × n or W × W).
   double fit_heights(const Tensor& heights);
-  // Steps until ‖ĝ‖ < tolerance or max_iter steps of this call, then freeze_statistics() and one more
-  // gradient estimate for eval_grad_norm. `on_step` sees every training step.
+  // Steps until ‖ĝ‖ < tolerance or steps_done() reaches max_iter (a solver loaded from a checkpoint takes only
+  // the steps left), then freeze_statistics() and one more gradient estimate for eval_grad_norm. `on_step` sees
+  // every training step; result.iterations counts the steps of this call.
   HeightNetworkSolveResult solve(const SourceSampler& source,
                                  const std::function<void(const SemiDiscreteStepStats&)>& on_step = {});
 
@@ -145,10 +147,13 @@ class HeightNetworkSolver {
   // T(x) = y_{argmax} over `targets` with predicted heights: [N, d].
   Tensor transport(const Tensor& x, const Tensor& targets) const;
 
-  // Checkpoint (safetensors, atomic): H_Φ (with its BN statistics), Adam, the step count, the
-  // Monte-Carlo batch count, the generator state and the frozen flag. load() needs the same d and widths.
-  void save(const std::string& path) const;
-  void load(const std::string& path);
+  // Checkpoint (safetensors, atomic): H_Φ (with its BN statistics), Adam, the step count, the adaptive Monte
+  // Carlo's state, the generator's position (semi_discrete_progress.h) and the frozen flag, plus the caller's
+  // `metadata` (keys other than the solver's "kind", "dim", "hidden", "batch_norm", "fourier_features").
+  // load() needs the same d and widths; a resumed solve() continues exactly where the saved one stopped. It
+  // returns the file's metadata (the solver's and the caller's).
+  void save(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
+  std::map<std::string, std::string> load(const std::string& path);
 
   HeightNetwork& network() { return *network_; }
   const HeightNetwork& network() const { return *network_; }

@@ -62,6 +62,16 @@ void AdaptiveBatches::set_batches(int64_t batches) {
   has_best_ = false;
 }
 
+void AdaptiveBatches::set_state(const State& state) {
+  set_batches(state.batches);
+  BRENIER_CHECK(state.bad_steps >= 0 && (!state.has_best || std::isfinite(state.best)),
+                "AdaptiveBatches: a state needs bad_steps >= 0 and a finite best, got {} and {}", state.bad_steps,
+                state.best);
+  bad_steps_ = state.bad_steps;
+  best_ = state.best;
+  has_best_ = state.has_best;
+}
+
 bool AdaptiveBatches::observe(double grad_norm) {
   if (!has_best_ || grad_norm <= best_) {
     best_ = grad_norm;

@@ -45,7 +45,17 @@ class AdaptiveBatches {
   int64_t batches() const { return batches_; }
   // Feeds one step's ‖∇E‖; returns true when this step doubled the batch count.
   bool observe(double grad_norm);
-  void set_batches(int64_t batches);  // resume
+  void set_batches(int64_t batches);  // forgets the stall count and the best, as a doubling does
+
+  // The whole rule's state, so a resumed solve doubles at the same step as an uninterrupted one.
+  struct State {
+    int64_t batches = 1;
+    int64_t bad_steps = 0;  // steps since the best
+    double best = 0;        // best ‖∇E‖ since the last doubling (meaningless unless has_best)
+    bool has_best = false;
+  };
+  State state() const { return {batches_, bad_steps_, best_, has_best_}; }
+  void set_state(const State& state);  // checks batches in [1, max_batches] and bad_steps >= 0
 
  private:
   MonteCarloConfig config_;

@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "engine/backend/primitives.h"
+#include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
+#include "ot/solvers/semi_discrete_progress.h"
 
 namespace brenier::ot {
 namespace {
@@ -79,10 +81,58 @@ SemiDiscreteSolveResult FreeHeightSolver::solve(const SourceSampler& source,
                                                 const std::function<void(const SemiDiscreteStepStats&)>& on_step) {
   const auto start = std::chrono::steady_clock::now();
   SemiDiscreteSolveResult result;
-  run_until_converged([&] { return step(source); }, config_.max_iter, on_step, result);
+  run_until_converged([&] { return step(source); }, config_.max_iter - steps_, on_step, result);
   result.mc_samples = adaptive_.batches() * config_.monte_carlo.batch_size;
   result.seconds = seconds_since(start);
   return result;
+}
+
+void FreeHeightSolver::save(const std::string& path, const std::map<std::string, std::string>& metadata) const {
+  std::vector<std::pair<std::string, Tensor>> tensors;
+  tensors.emplace_back("heights", heights_.data());
+  for (auto& [name, t] : adam_->state()) tensors.emplace_back("adam." + name, t);
+  append_progress(tensors, {steps_, adaptive_.state(), gen_.seed(), gen_.offset()});
+  io::save_checkpoint(path, tensors,
+                      merged_metadata({{"kind", "FreeHeightSolver"},
+                                       {"targets", std::to_string(targets_.size(0))},
+                                       {"dim", std::to_string(targets_.size(1))}},
+                                      metadata, "FreeHeightSolver::save"));
+}
+
+std::map<std::string, std::string> FreeHeightSolver::load(const std::string& path) {
+  const char* op = "FreeHeightSolver::load";
+  io::Checkpoint ck = io::load_checkpoint(path);
+  const auto kind = ck.metadata.find("kind");
+  BRENIER_CHECK(kind != ck.metadata.end() && kind->second == "FreeHeightSolver",
+                "{}: '{}' is not a FreeHeightSolver checkpoint", op, path);
+  const auto n = ck.metadata.find("targets"), d = ck.metadata.find("dim");
+  BRENIER_CHECK(n != ck.metadata.end() && d != ck.metadata.end() && n->second == std::to_string(targets_.size(0)) &&
+                    d->second == std::to_string(targets_.size(1)),
+                "{}: '{}' holds a solve of {} targets in dimension {}, this solver has {} in dimension {}", op, path,
+                n == ck.metadata.end() ? "?" : n->second, d == ck.metadata.end() ? "?" : d->second, targets_.size(0),
+                targets_.size(1));
+  BRENIER_CHECK(ck.tensors.count("heights") == 1, "{}: '{}' lacks the entry 'heights'", op, path);
+  const SolverProgress progress = read_progress(ck, op, path);
+  // All or nothing: check everything before changing anything.
+  AdaptiveBatches adaptive(config_.monte_carlo);
+  adaptive.set_state(progress.monte_carlo);
+  const Tensor heights = ck.tensors.at("heights");
+  check_finite(heights, op, "heights");
+  const optim::NamedTensors old_adam = adam_->state();
+  std::vector<std::pair<std::string, Tensor>> adam_state;
+  for (const auto& [name, t] : ck.tensors)
+    if (name.rfind("adam.", 0) == 0) adam_state.emplace_back(name.substr(5), t);
+  adam_->load_state(adam_state);
+  try {
+    set_heights(heights);
+  } catch (const Error&) {
+    adam_->load_state(old_adam);
+    throw;
+  }
+  adaptive_ = adaptive;
+  steps_ = progress.steps;
+  gen_.set_state(progress.generator_seed, progress.generator_offset);
+  return ck.metadata;
 }
 
 CellAssignment FreeHeightSolver::assign(const Tensor& x, const CellAssignmentOptions& options) const {

@@ -12,7 +12,9 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "engine/optim/adam.h"
 #include "engine/random/generator.h"
@@ -47,14 +49,22 @@ class FreeHeightSolver {
 
   // One Monte-Carlo gradient and (unless ‖ĝ‖ < tolerance) one Adam update.
   SemiDiscreteStepStats step(const SourceSampler& source);
-  // Steps until ‖ĝ‖ < tolerance or max_iter steps of this call; `on_step` sees every step.
+  // Steps until ‖ĝ‖ < tolerance or steps_done() reaches max_iter (a solver loaded from a checkpoint takes only
+  // the steps left); `on_step` sees every step. result.iterations counts the steps of this call.
   SemiDiscreteSolveResult solve(const SourceSampler& source,
                                 const std::function<void(const SemiDiscreteStepStats&)>& on_step = {});
 
   // h [n] (config dtype and device; Σ h = 0 after every update).
   const Tensor& heights() const { return heights_.data(); }
-  // Replaces h (e.g. to resume or to warm-start); must be finite [n]. Adam's moments are kept.
+  // Replaces h (e.g. to warm-start); must be finite [n]. Adam's moments are kept.
   void set_heights(const Tensor& heights);
+
+  // Checkpoint (safetensors, atomic): h, Adam's moments, the step count, the adaptive Monte Carlo's state and
+  // the generator's position (semi_discrete_progress.h), plus the caller's `metadata` (keys other than the
+  // solver's "kind", "targets", "dim"). load() needs the same n and d; a resumed solve() continues exactly
+  // where the saved one stopped. load() returns the file's metadata (the solver's and the caller's).
+  void save(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
+  std::map<std::string, std::string> load(const std::string& path);
 
   // Cells of x [m, d] under the current heights (top_k, budget from `options`).
   CellAssignment assign(const Tensor& x, const CellAssignmentOptions& options) const;

@@ -7,9 +7,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
 #include <numeric>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include "engine/backend/device_memory.h"
 #include "engine/random/generator.h"
@@ -78,6 +83,13 @@ MassCheck check_masses(const Tensor& targets, const Tensor& heights, const std::
   return out;
 }
 
+// The first k rows of y [n, d] (f64).
+Tensor select_first_rows(const Tensor& y, int64_t k) {
+  std::vector<double> v = y.to_vector<double>();
+  v.resize(static_cast<size_t>(k * y.size(1)));
+  return Tensor::from_vector(v, {k, y.size(1)});
+}
+
 }  // namespace
 
 TEST_CASE("free-height solver: one and two steps equal pyOMT's Adam without bias correction, then h -= mean(h)") {
@@ -144,6 +156,74 @@ TEST_CASE("free-height solver: adaptive Monte Carlo doubles after `patience` ste
   CHECK(a.batches() == 12);
   for (int i = 0; i < 20; ++i) CHECK_FALSE(a.observe(100.0 + i));  // capped at max_batches
   CHECK(a.batches() == 12);
+}
+
+TEST_CASE("adaptive Monte Carlo: state() and set_state() carry the stall count and the best over a resume") {
+  const MonteCarloConfig config{.batch_size = 10, .initial_batches = 2, .patience = 3, .max_batches = 16};
+  AdaptiveBatches a(config);
+  for (double g : {1.0, 0.8, 0.9, 0.95}) a.observe(g);  // best 0.8, two bad steps
+  AdaptiveBatches b(config);
+  b.set_state(a.state());
+  CHECK(a.observe(0.85) == b.observe(0.85));  // both double on the third bad step
+  CHECK(b.batches() == 4);
+  CHECK(b.state().bad_steps == 0);
+  // set_batches (the older resume) forgets the stall count: it would not double here.
+  AdaptiveBatches c(config);
+  for (double g : {1.0, 0.8, 0.9, 0.95}) c.observe(g);
+  c.set_batches(c.batches());
+  CHECK_FALSE(c.observe(0.85));
+  CHECK(error_of([&] { b.set_state({.batches = 32}); }).find("must be in [1, 16]") != std::string::npos);
+  CHECK(error_of([&] { b.set_state({.batches = 2, .bad_steps = -1}); }).find("bad_steps >= 0") != std::string::npos);
+}
+
+TEST_CASE("free-height solver: a checkpoint mid-solve resumes bit for bit (same heights, doublings and steps)") {
+  Generator gen(47);
+  const Tensor y = clustered_targets(gen, 10);
+  FreeHeightSolverConfig config;
+  config.lr = 1e-2;
+  config.lr_final = 1e-3;        // the decay follows the step count across the resume
+  config.tolerance = 1e-9;       // never reached: max_iter steps
+  config.max_iter = 40;
+  config.monte_carlo = {.batch_size = 200, .initial_batches = 1, .patience = 3, .max_batches = 64};
+  config.dtype = DType::F64;
+  const SourceSampler source = uniform_cube_sampler(2, -0.5, 0.5, DType::F64);
+  FreeHeightSolver straight(y, {}, config);
+  const SemiDiscreteSolveResult full = straight.solve(source);
+  CHECK(full.iterations == 40);
+
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("brenier-free-heights-" + std::to_string(::getpid()) + ".safetensors"))
+                               .string();
+  FreeHeightSolver first(y, {}, config);
+  for (int i = 0; i < 17; ++i) first.step(source);
+  const int64_t batches_at_save = first.mc_batches();
+  first.save(path, {{"seconds", "1.25"}});
+  FreeHeightSolverConfig other = config;
+  other.seed = 5;  // another generator: its position must come from the file
+  FreeHeightSolver resumed(y, {}, other);
+  const std::map<std::string, std::string> metadata = resumed.load(path);
+  CHECK(metadata.at("seconds") == "1.25");
+  CHECK(metadata.at("kind") == "FreeHeightSolver");
+  CHECK(resumed.steps_done() == 17);
+  const SemiDiscreteSolveResult rest = resumed.solve(source);
+  CHECK(rest.iterations == 23);  // only the steps left of max_iter
+  CHECK(resumed.steps_done() == 40);
+  CHECK(straight.mc_batches() > batches_at_save);  // the stall count crossed the save: the state mattered
+  CHECK(resumed.mc_batches() == straight.mc_batches());
+  CHECK(resumed.heights().to_vector<double>() == straight.heights().to_vector<double>());
+  // A solve already at max_iter takes no step.
+  CHECK(resumed.solve(source).iterations == 0);
+
+  // Refusals name the file's contents and leave the solver as it was.
+  const std::vector<double> before = resumed.heights().to_vector<double>();
+  FreeHeightSolver fewer(select_first_rows(y, 8), {}, config);
+  CHECK(error_of([&] { fewer.load(path); }).find("holds a solve of 10 targets in dimension 2") != std::string::npos);
+  CHECK(error_of([&] { resumed.save(path, {{"kind", "mine"}}); }).find("solver's own key 'kind'") !=
+        std::string::npos);
+  std::remove(path.c_str());
+  CHECK(error_of([&] { resumed.load(path); }) != "");
+  CHECK(resumed.heights().to_vector<double>() == before);
+  CHECK(resumed.steps_done() == 40);
 }
 
 TEST_CASE("free-height solver: 2-D uniform source, every cell's fresh-sample mass within the binomial bound of ν") {

@@ -3,7 +3,9 @@
 # toy, reuse, domain, color and generate (small n, small H_Φ, few steps) write config.json, results.json
 # with the documented keys, results.md with the paper's numbers labelled, and their figures; a corrupt or
 # missing image or data file exits 2. domain and the default color images need ../shared (skipped without
-# it); generate runs on synthetic IDX files passed with --data, and its --resume must reproduce the results.
+# it); generate runs on synthetic IDX files passed with --data. --resume of every subcommand reproduces the
+# results, and a run stopped by SIGTERM in the middle of a solve (exit 143, checkpoint kept) and resumed ends
+# exactly like an uninterrupted one.
 #   check_cli.sh OTNET_BINARY SOURCE_DIR
 set -uo pipefail
 bin=$(realpath "$1")
@@ -56,6 +58,57 @@ has_keys "$run/results.md" 'Paper: OT-Net' '98.72 ± 0.23' '99.60 ± 0.30' 'with
 for f in config.json figures/scatter_aeot.png figures/scatter_r1.00.png figures/scatter_r0.80.png; do
   [ -s "$run/$f" ] || fail "toy did not write $f"
 done
+# --resume of a finished run loads every solve and scores it again: the same numbers (timings aside).
+# same_results A B [EXTRA_KEY...]: results.json of two runs agree on every key but wall times (keys ending in
+# seconds / _ms, "resumed") and any EXTRA_KEY.
+same_results() {
+  python3 - "$@" <<'PY'
+import json, sys
+def strip(v, extra):
+    if isinstance(v, dict):
+        return {k: strip(x, extra) for k, x in v.items()
+                if not (k.endswith("seconds") or k.endswith("_ms") or k == "resumed" or k in extra)}
+    if isinstance(v, list):
+        return [strip(x, extra) for x in v]
+    return v
+a, b = (strip(json.load(open(f + "/results.json")), sys.argv[3:]) for f in sys.argv[1:3])
+if a != b:
+    sys.exit(f"results differ:\n{json.dumps(a, sort_keys=True)}\n{json.dumps(b, sort_keys=True)}")
+PY
+}
+cp -r "$run" "$tmp/toy-before"
+expect 0 'results:' toy --dataset ring --ratios 1,0.8 --targets 64 --samples 400 --max-iter 30 "${tiny[@]}" \
+  --out "$run" --resume
+same_results "$tmp/toy-before" "$run" || fail "toy --resume of a finished run changed its results"
+for f in aeot otnet_r1 otnet_r0.8; do
+  [ -s "$run/checkpoints/$f.safetensors" ] || fail "toy did not write checkpoints/$f.safetensors"
+done
+expect 2 '--resume: the run in .* used seed 0, but this command asks for 1' toy --dataset ring --ratios 1,0.8 \
+  --targets 64 --max-iter 30 "${tiny[@]}" --seed 1 --out "$run" --resume
+expect 2 '--resume: needs --out' toy --resume
+expect 2 'holds no otnet run' toy --resume --out "$tmp/x"
+expect 2 '--checkpoint-every: must be >= 1' toy --checkpoint-every -1 --out "$tmp/x"
+# A run stopped by SIGTERM inside a solve saves it (exit 143) and --resume continues it to the same end.
+long=(toy --dataset ring --ratios 0.8 --no-baseline --targets 64 --samples 400 --max-iter 150 --tolerance 1e-6
+  --checkpoint-every 3 "${tiny[@]}")
+expect 0 'results:' "${long[@]}" --out "$tmp/toy-straight"
+stopped="$tmp/toy-stopped"
+"$bin" "${long[@]}" --out "$stopped" >"$tmp/stopped.log" 2>&1 &
+pid=$!
+while [ ! -e "$stopped/checkpoints/otnet_r0.8.safetensors" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ "$rc" -ne 143 ]; then
+  fail "toy stopped by SIGTERM exited $rc, expected 143 (did it finish first?): $(cat "$tmp/stopped.log")"
+else
+  grep -q 'stopped: ring OT-Net r=0.80: stopped at step [0-9]* of 150, saved in .*otnet_r0.8.safetensors.*--resume' \
+    "$tmp/stopped.log" || fail "toy's stop message does not say where it saved: $(cat "$tmp/stopped.log")"
+  [ ! -e "$stopped/results.json" ] || fail "a stopped toy run wrote results.json"
+  expect 0 'results:' "${long[@]}" --out "$stopped" --resume
+  same_results "$tmp/toy-straight" "$stopped" || fail "a toy run stopped mid-solve and resumed ends differently"
+fi
+
 # The top-level modes is an integer between 0 and 8.
 modes=$(grep -m1 -E '^  "modes": ' "$run/results.json" | grep -oE '[0-9]+')
 [ -n "$modes" ] && [ "$modes" -le 8 ] || fail "toy's top-level modes is not in 0..8: '$modes'"
@@ -74,6 +127,12 @@ expect 0 'results:' reuse --dataset ring --ratios 0.75 --targets 48 --max-iter 3
 has_keys "$run/results.json" '"held_out_relative_error"' '"all_relative_error"' '"reference"' '"experiment": "reuse"' \
   '"relative_error": 0.001'
 has_keys "$run/results.md" 'Paper (OT-Net' 'centred'
+cp -r "$run" "$tmp/reuse-before"
+expect 0 'results:' reuse --dataset ring --ratios 0.75 --targets 48 --max-iter 30 "${tiny[@]}" --out "$run" --resume
+same_results "$tmp/reuse-before" "$run" || fail "reuse --resume of a finished run changed its results"
+for f in reference otnet_r0.75 subset_r0.75; do
+  [ -s "$run/checkpoints/$f.safetensors" ] || fail "reuse did not write checkpoints/$f.safetensors"
+done
 
 # --- color ----------------------------------------------------------------------------------------------
 printf 'not an image at all' >"$tmp/bad.jpg"
@@ -97,6 +156,16 @@ if [ -f "$shared/data/images/china.jpg" ]; then
     --out "$run2"
   has_keys "$run2/results.json" '"iterations": 5'
   [ -s "$run/figures/panel.png" ] || fail "color did not write figures/panel.png"
+  # --resume of a finished color run: the solve and its timings from the checkpoint, the map computed again.
+  cp -r "$run" "$tmp/color-before"
+  expect 0 'results:' color --size 64 --pixels 40 --max-iter 10 "${tiny[@]}" --shared "$shared" --out "$run" --resume
+  has_keys "$run/results.md" 'Resumed: the solve and its timings come from the checkpoint'
+  same_results "$tmp/color-before" "$run" || fail "color --resume of a finished run changed its results"
+  python3 - "$tmp/color-before" "$run" <<'PY' || fail "color --resume did not keep the first session's timings"
+import json, sys
+a, b = (json.load(open(f + "/results.json")) for f in sys.argv[1:])
+assert a["fit_seconds"] == b["fit_seconds"] and a["warm_start"] == b["warm_start"] and b["resumed"] and not a["resumed"]
+PY
 else
   echo "shared images not found: color run skipped"
 fi
@@ -111,6 +180,9 @@ if [ -f "$shared/data/domain2d/source_x.npy" ]; then
   grep -q '"no_adaptation_accuracy": 42.55' "$run/results.json" || fail "domain's no-adaptation 1-NN is not 42.55%"
   has_keys "$run/results.md" '80.42' '84.18 / 84.25'
   [ -s "$run/figures/domain_map.png" ] || fail "domain did not write its figure"
+  cp -r "$run" "$tmp/domain-before"
+  expect 0 'results:' domain --ratios 0.9 --max-iter 5 "${tiny[@]}" --shared "$shared" --out "$run" --resume
+  same_results "$tmp/domain-before" "$run" || fail "domain --resume of a finished run changed its results"
 else
   echo "shared domain2d data not found: domain run skipped"
 fi
@@ -168,8 +240,7 @@ has_keys "$run/results.json" '"ratios": {' '"0.8": {' '"train_targets": 52' '"he
   '"fresh_grad_norm"' '"predict_heights_ms"' '"predict_held_out_ms"' '"fid_generated"' '"fid_map"' \
   '"relative_error_vs_free_heights"' '"held_out"' '"otnet_generated_r0.8"' '"otnet_map_r0.8"' '"paper_seconds": 19.61'
 has_keys "$run/results.md" 'per training ratio r' 'paper s (Table 4)' '| 0.80 ' '52 / 12' 'the paper'"'"'s numbers'
-for f in figures/samples_otnet_r0.8.png figures/samples_map_r0.8.png checkpoints/height_network_r0.8.safetensors \
-  checkpoints/height_network_r0.8.json; do
+for f in figures/samples_otnet_r0.8.png figures/samples_map_r0.8.png checkpoints/height_network_r0.8.safetensors; do
   [ -s "$run/$f" ] || fail "generate --ratios 1,0.8 did not write $f"
 done
 python3 - "$run/results.json" <<'PY' || fail "generate --ratios: results.json's per-ratio entries are not as expected"

@@ -5,6 +5,8 @@
 #include <pty.h>
 #include <unistd.h>
 
+#include <csignal>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +20,7 @@
 #include "tools/common/png.h"
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
+#include "tools/common/stop_signal.h"
 
 namespace fs = std::filesystem;
 using namespace brenier::tools;
@@ -352,6 +355,33 @@ CliRun run_tool(
 
 }  // namespace
 
+TEST_CASE("tools: the first SIGTERM / SIGINT only raises the stop flag; run_cli maps Stopped to 128 + signal") {
+  struct sigaction before {};
+  sigaction(SIGTERM, nullptr, &before);
+  {
+    const StopOnSignal guard;
+    CHECK_FALSE(stop_requested());
+    std::raise(SIGTERM);  // handled: the process goes on
+    CHECK(stop_requested());
+    CHECK(stop_signal() == SIGTERM);
+    CliRun r = run_tool({}, []() -> int { throw Stopped("train: stopped at step 7, saved in 'ck'"); });
+    CHECK(r.code == 128 + SIGTERM);
+    CHECK(r.err == "stopped: train: stopped at step 7, saved in 'ck'\n");
+    // The handler ran once (SA_RESETHAND): a second signal would take the default action.
+    struct sigaction now {};
+    sigaction(SIGTERM, nullptr, &now);
+    const bool default_action = now.sa_handler == SIG_DFL;
+    CHECK(default_action);
+  }
+  struct sigaction after {};
+  sigaction(SIGTERM, nullptr, &after);
+  const bool restored = after.sa_handler == before.sa_handler;
+  CHECK(restored);  // the guard restored what was there
+  const StopOnSignal fresh;                      // a new guard starts unflagged
+  CHECK_FALSE(stop_requested());
+  CHECK(Stopped("x").exit_code() == 128 + SIGINT);  // no signal seen: Ctrl-C's code
+}
+
 TEST_CASE("tools: run_cli maps parse errors and thrown errors to exit codes") {
   SUBCASE("good flags run the body and return its code") {
     CliRun r = run_tool({"--iters", "12"}, [] { return 0; });
@@ -424,6 +454,9 @@ TEST_CASE("tools: progress line text, durations and ETA") {
   // Slower than one step a second shows seconds per step.
   CHECK(format_progress_line("fit", 2, 10, {}, 8.0) == "fit 2/10 20% | 4.00 s/it | ETA 0:32");
   CHECK(format_progress_line("fit", 0, 10, {}, 0.0) == "fit 0/10 0%");
+  // Resumed at step 6: 2 steps in 8 s this session, 2 left.
+  CHECK(format_progress_line("fit", 8, 10, {}, 8.0, 6) == "fit 8/10 80% | 4.00 s/it | ETA 0:08");
+  CHECK(format_progress_line("fit", 6, 10, {}, 1.0, 6) == "fit 6/10 60%");
 }
 
 TEST_CASE("tools: Progress in a log (not a TTY) prints every 10%, or nothing when quiet") {

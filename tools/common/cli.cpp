@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "engine/error.h"
+#include "tools/common/stop_signal.h"
 
 namespace brenier::tools {
 
@@ -22,6 +23,9 @@ int run_cli(CLI::App& app, int argc, const char* const* argv, const std::functio
   }
   try {
     return body();
+  } catch (const Stopped& e) {  // a loop saved its state on Ctrl-C / SIGTERM: not an error
+    err << "stopped: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const Error& e) {
     err << "error: " << e.what() << "\n";
     return kExitUsageError;

@@ -1,7 +1,7 @@
 // Command-line conventions shared by every tool, so all of them fail the same way:
 // exit 0 after --help, 2 for a usage error (bad flag, bad value, brenier::Error from the run),
-// 1 for an unexpected internal error. Messages go to stderr, prefixed "error: " / "internal error:
-// ".
+// 1 for an unexpected internal error, 128 + signal after a run stopped on Ctrl-C / SIGTERM and saved its state
+// (tools::Stopped, stop_signal.h). Messages go to stderr, prefixed "error: " / "internal error: " / "stopped: ".
 #pragma once
 #include <CLI/CLI.hpp>
 #include <cstdint>

@@ -39,12 +39,12 @@ std::string format_duration(double seconds) {
 
 std::string format_progress_line(const std::string& label, int64_t step, int64_t total,
                                  const std::map<std::string, double>& stats,
-                                 double elapsed_seconds) {
+                                 double elapsed_seconds, int64_t first_step) {
   const int percent = static_cast<int>(step * 100 / total);
   std::string line = fmt::format("{} {}/{} {}%", label, step, total, percent);
   for (const auto& [name, value] : stats) line += fmt::format(" {}={:.4g}", name, value);
-  if (step > 0 && elapsed_seconds > 0) {
-    const double rate = static_cast<double>(step) / elapsed_seconds;
+  if (step > first_step && elapsed_seconds > 0) {
+    const double rate = static_cast<double>(step - first_step) / elapsed_seconds;
     line +=
         rate >= 1 ? fmt::format(" | {:.1f} it/s", rate) : fmt::format(" | {:.2f} s/it", 1 / rate);
     line += " | ETA " + format_duration(static_cast<double>(total - step) / rate);
@@ -68,6 +68,13 @@ Progress::~Progress() {
     std::fputc('\n', out_);
     std::fflush(out_);
   }
+}
+
+void Progress::resume_from(int64_t step) {
+  BRENIER_CHECK(step >= 0 && step <= total_, "Progress::resume_from: argument 'step' must be in [0, {}], got {}", total_,
+                step);
+  first_step_ = last_step_ = step;
+  last_decile_ = static_cast<int>(step * 10 / total_);  // log lines continue at the next tenth
 }
 
 double Progress::elapsed_seconds() const {
@@ -99,13 +106,13 @@ void Progress::update(int64_t step, const std::map<std::string, double>& stats) 
     auto now = std::chrono::steady_clock::now();
     if (drawn_ && now - last_draw_ < kMinRedrawInterval && step != total_) return;
     last_draw_ = now;
-    emit(format_progress_line(label_, step, total_, stats, elapsed_seconds()), false);
+    emit(format_progress_line(label_, step, total_, stats, elapsed_seconds(), first_step_), false);
     return;
   }
   const int decile = static_cast<int>(step * 10 / total_);
   if (decile > last_decile_) {
     last_decile_ = decile;
-    emit(format_progress_line(label_, step, total_, stats, elapsed_seconds()), false);
+    emit(format_progress_line(label_, step, total_, stats, elapsed_seconds(), first_step_), false);
   }
 }
 
@@ -114,7 +121,7 @@ void Progress::finish() {
   finished_ = true;
   if (quiet_) return;
   std::string line =
-      format_progress_line(label_, last_step_, total_, last_stats_, elapsed_seconds());
+      format_progress_line(label_, last_step_, total_, last_stats_, elapsed_seconds(), first_step_);
   if (interactive_) {
     emit(line, true);
   } else {

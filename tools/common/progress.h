@@ -24,6 +24,8 @@ class Progress {
   void update(int64_t step, const std::map<std::string, double>& stats = {});
   // Prints the final line (terminal: with a newline; logs: a "done" line). Idempotent.
   void finish();
+  // The work resumes at `step` (e.g. from a checkpoint): rate and ETA count only the steps after it.
+  void resume_from(int64_t step);
 
   bool interactive() const { return interactive_; }
 
@@ -42,15 +44,17 @@ class Progress {
   bool finished_ = false;
   int last_decile_ = 0;
   int64_t last_step_ = 0;
+  int64_t first_step_ = 0;
   std::map<std::string, double> last_stats_;
 };
 
 // The text of one progress line, without '\r' or newline:
 // "train 250/1000 25% loss=0.1234 | 50.0 it/s | ETA 0:15". Separate from Progress so it can be
 // tested without a clock. Rate and ETA are left out until some time has passed and a step is done.
+// `first_step`: the step the work started from (a resumed run), so the rate counts this session's steps only.
 std::string format_progress_line(const std::string& label, int64_t step, int64_t total,
                                  const std::map<std::string, double>& stats,
-                                 double elapsed_seconds);
+                                 double elapsed_seconds, int64_t first_step = 0);
 
 // "0:07", "12:34", "1:02:03" (hours appear only when needed).
 std::string format_duration(double seconds);

@@ -32,6 +32,7 @@
 #include <ctime>
 #include <iostream>
 #include <map>
+#include <memory>
 
 #include "engine/ops/ops.h"
 #include "ot/samplers/source_samplers.h"
@@ -201,7 +202,16 @@ int run_color(const ColorOptions& opt) {
   options["update"] = opt.update;
   options.update({{"source", source_path.string()}, {"target", target_path.string()}, {"size", opt.size},
                   {"pixels", opt.pixels}, {"lr_used", lr}, {"tolerance_used", tol}, {"max_iter_used", max_iter}});
-  const fs::path out = prepare_run_folder(opt.common, kExperiment, options);
+  // Options that shape the solve: a resumed run must agree on them.
+  const fs::path out =
+      prepare_run_folder(opt.common, kExperiment, options,
+                         {"seed", "source", "target", "size", "pixels", "hidden_used", "fourier_features", "update",
+                          "lr_used", "tolerance_used", "max_iter_used"});
+  // The timed pipeline takes about a second, so it is not checkpointed while it runs (a checkpoint's write would
+  // count in its time); its finished state is saved afterwards with the timings, and --resume of a finished run
+  // loads it and scores it again. An unfinished run has nothing to keep: --resume runs it from the start.
+  const fs::path checkpoint = out / "checkpoints" / "color.safetensors";
+  const bool resumed = opt.common.resume && fs::exists(checkpoint);
 
   const Tensor source_colors = colors_of(source_image), target_colors = colors_of(target_image);
   const auto t0 = Clock::now();
@@ -215,17 +225,6 @@ int run_color(const ColorOptions& opt) {
   BRENIER_CHECK(num_targets >= 2, "--target: its {} drawn pixels hold a single color; color transfer needs >= 2 "
                 "(a flat image?)", opt.pixels);
   const ot::SourceSampler sampler = ot::empirical_sampler(source_colors);
-  // Warm start (ours, docs/otnet.md "color"): the Gaussian map's heights, a short free-height solve from
-  // them, and H_Φ's output layer fitted to its heights; Algorithm 1 then starts there.
-  ot::FreeHeightSolverConfig warm_cfg =
-      free_height_config(opt.common, kWarmLr, tol / 2, kWarmSteps, 2,
-                         {.batch_size = opt.pixels, .initial_batches = kWarmBatches, .patience = 30,
-                          .max_batches = kWarmBatches});
-  warm_cfg.lr_final = kWarmLrFinal;
-  ot::FreeHeightSolver warm(targets, distinct.weights, warm_cfg);
-  warm.set_heights(gaussian_map_heights(source_colors, drawn, targets));
-  const ot::SemiDiscreteSolveResult warm_r = warm.solve(sampler);
-  const auto t_warm = Clock::now();
   ot::HeightNetworkSolverConfig cfg =
       network_config(opt.common, lr, tol, max_iter, 1,
                      {.batch_size = opt.pixels, .initial_batches = kCheckBatches, .patience = 30,
@@ -233,22 +232,64 @@ int run_color(const ColorOptions& opt) {
   cfg.fourier_features = fourier_features;
   cfg.hidden = hidden;
   cfg.update = output_layer_steps ? ot::HeightNetworkUpdate::output_layer : ot::HeightNetworkUpdate::all_parameters;
-  ot::HeightNetworkSolver solver(targets, distinct.weights, cfg);
-  const double fit_rms = solver.fit_heights(warm.heights());
-  const auto t_fit = Clock::now();
-  const ot::HeightNetworkSolveResult r =
-      solve_network(solver, sampler, "color OT-Net", opt.common.quiet);
-  const auto t1 = Clock::now();
-  const ot::CellAssignment cells = solver.assign(source_colors, targets, {});
-  const Tensor recolored = index_select(Var(targets), 0, on_host(cells.argmax)).data();
-  const auto t2 = Clock::now();
-  // CPU time of the timed part (all threads): on a shared machine the wall time above also counts waiting.
-  const double cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
-  const double fit_s = std::chrono::duration<double>(t1 - t0).count();
-  const double warm_s = std::chrono::duration<double>(t_warm - t0).count();
-  const double fit_output_s = std::chrono::duration<double>(t_fit - t_warm).count();
-  const double otnet_s = std::chrono::duration<double>(t1 - t_fit).count();
-  const double transform_s = std::chrono::duration<double>(t2 - t1).count();
+  std::unique_ptr<ot::HeightNetworkSolver> solver;
+  ot::CellAssignment cells;
+  Tensor recolored;
+  nlohmann::json timing;  // the timed pipeline's numbers, saved with its checkpoint
+  if (!resumed) {
+    // Warm start (ours, docs/otnet.md "color"): the Gaussian map's heights, a short free-height solve from
+    // them, and H_Φ's output layer fitted to its heights; Algorithm 1 then starts there.
+    ot::FreeHeightSolverConfig warm_cfg =
+        free_height_config(opt.common, kWarmLr, tol / 2, kWarmSteps, 2,
+                           {.batch_size = opt.pixels, .initial_batches = kWarmBatches, .patience = 30,
+                            .max_batches = kWarmBatches});
+    warm_cfg.lr_final = kWarmLrFinal;
+    ot::FreeHeightSolver warm(targets, distinct.weights, warm_cfg);
+    warm.set_heights(gaussian_map_heights(source_colors, drawn, targets));
+    const ot::SemiDiscreteSolveResult warm_r = warm.solve(sampler);
+    const auto t_warm = Clock::now();
+    solver = std::make_unique<ot::HeightNetworkSolver>(targets, distinct.weights, cfg);
+    const double fit_rms = solver->fit_heights(warm.heights());
+    const auto t_fit = Clock::now();
+    // No checkpoints inside the timed part (see above); Ctrl-C stops the run without saving.
+    const ot::HeightNetworkSolveResult r =
+        solve_network(*solver, sampler, "color OT-Net", opt.common.quiet, {}, "color");
+    const auto t1 = Clock::now();
+    cells = solver->assign(source_colors, targets, {});
+    recolored = index_select(Var(targets), 0, on_host(cells.argmax)).data();
+    const auto t2 = Clock::now();
+    auto seconds = [](Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); };
+    // CPU time of the timed part (all threads): on a shared machine the wall time above also counts waiting.
+    timing = {{"fit_seconds", seconds(t0, t1)},
+              {"transform_seconds", seconds(t1, t2)},
+              {"cpu_seconds", static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC},
+              {"solve", network_solve_json(*solver, r)},
+              {"warm_start", {{"free_height_steps", warm_r.iterations}, {"free_height_grad_norm", warm_r.grad_norm},
+                              {"free_height_mc_samples", warm_r.mc_samples}, {"free_height_seconds", seconds(t0, t_warm)},
+                              {"output_layer_fit_rms", fit_rms}, {"output_layer_fit_seconds", seconds(t_warm, t_fit)},
+                              {"otnet_loop_seconds", seconds(t_fit, t1)}}}};
+    solver->save(checkpoint.string(), {{"run.status", "done"}, {"color.timing", timing.dump()}});
+  } else {
+    solver = std::make_unique<ot::HeightNetworkSolver>(targets, distinct.weights, cfg);
+    const std::map<std::string, std::string> metadata = solver->load(checkpoint.string());
+    const auto it = metadata.find("color.timing");
+    BRENIER_CHECK(it != metadata.end(), "--resume: '{}' lacks the color run's timings", checkpoint.string());
+    try {
+      timing = nlohmann::json::parse(it->second);
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("--resume: '{}': the color run's timings are not valid JSON: {}", checkpoint.string(),
+                              e.what()));
+    }
+    for (const char* key : {"fit_seconds", "transform_seconds", "cpu_seconds", "solve", "warm_start"})
+      BRENIER_CHECK(timing.is_object() && timing.contains(key), "--resume: '{}': the color run's timings lack '{}'",
+                    checkpoint.string(), key);
+    cells = solver->assign(source_colors, targets, {});
+    recolored = index_select(Var(targets), 0, on_host(cells.argmax)).data();
+  }
+  const double fit_s = timing.at("fit_seconds"), transform_s = timing.at("transform_seconds"),
+               cpu_s = timing.at("cpu_seconds");
+  const nlohmann::json& solve = timing.at("solve");
+  const nlohmann::json& warm = timing.at("warm_start");
 
   // How evenly all source pixels spread over the target colors, against ν (exact over every pixel, no sampling).
   const std::vector<int64_t> counts = cells.counts.to_vector<int64_t>();
@@ -272,11 +313,7 @@ int run_color(const ColorOptions& opt) {
       {"seconds", total}, {"fit_seconds", fit_s}, {"transform_seconds", transform_s}, {"cpu_seconds", cpu_s},
       {"decode_seconds", decode_seconds}, {"pixels", num_pixels}, {"n", opt.pixels},
       {"distinct_target_colors", num_targets},
-      {"solve", network_solve_json(solver, r)},
-      {"warm_start", {{"free_height_steps", warm_r.iterations}, {"free_height_grad_norm", warm_r.grad_norm},
-                      {"free_height_mc_samples", warm_r.mc_samples}, {"free_height_seconds", warm_s},
-                      {"output_layer_fit_rms", fit_rms}, {"output_layer_fit_seconds", fit_output_s},
-                      {"otnet_loop_seconds", otnet_s}}},
+      {"solve", solve}, {"warm_start", warm}, {"resumed", resumed},
       {"all_pixels_grad_norm", mass_error}, {"mean_color_source", mean_source},
       {"mean_color_result", mean_out}, {"mean_color_target", mean_target},
       {"figures", {"figures/panel.png", "figures/recolored.png"}},
@@ -299,12 +336,18 @@ int run_color(const ColorOptions& opt) {
       "{} steps (δ = {}, converged: {}), ‖∇E‖ = {:.3g} at the end over {} sampled pixels per step; over all "
       "{} source pixels the cell masses miss 1/n by ‖ŵ − ν‖ = {:.3g}. Mean color source {:.3f}/{:.3f}/{:.3f}, "
       "result {:.3f}/{:.3f}/{:.3f}, target image {:.3f}/{:.3f}/{:.3f}. Decoding and resizing both files ({:.3f} "
-      "s) is not timed, as in POT's figure. figures/panel.png: source | result | target.\n",
+      "s) is not timed, as in POT's figure. figures/panel.png: source | result | target.{}\n",
       source_path.filename().string(), target_path.filename().string(), opt.size, opt.size, opt.pixels, total, fit_s,
-      transform_s, cpu_s, warm_s, warm_r.iterations, warm_r.grad_norm, warm_r.mc_samples, fit_rms, fit_output_s,
-      r.iterations, tol, r.converged, r.grad_norm, r.mc_samples, num_pixels, mass_error, mean_source[0],
+      transform_s, cpu_s, warm.at("free_height_seconds").get<double>(), warm.at("free_height_steps").get<int64_t>(),
+      warm.at("free_height_grad_norm").get<double>(), warm.at("free_height_mc_samples").get<int64_t>(),
+      warm.at("output_layer_fit_rms").get<double>(), warm.at("output_layer_fit_seconds").get<double>(),
+      solve.at("iterations").get<int64_t>(), tol, solve.at("converged").get<bool>(), solve.at("grad_norm").get<double>(),
+      solve.at("mc_samples").get<int64_t>(), num_pixels, mass_error, mean_source[0],
       mean_source[1], mean_source[2], mean_out[0], mean_out[1], mean_out[2], mean_target[0], mean_target[1],
-      mean_target[2], decode_seconds);
+      mean_target[2], decode_seconds,
+      resumed ? " Resumed: the solve and its timings come from the checkpoint of the run's first session; the map "
+                "and the figures were computed again."
+              : "");
   tools::write_text(out / "results.md", md);
   if (!opt.common.quiet) std::cout << md;
   std::cout << fmt::format("results: {}\n", (out / "results.json").string());

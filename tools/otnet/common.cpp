@@ -11,8 +11,8 @@
 #include "tools/common/seed_mix.h"
 #include "tools/common/cli.h"
 #include "tools/common/device_flag.h"
-#include "tools/common/progress.h"
 #include "tools/common/results.h"
+#include "tools/common/run_folder.h"
 #include "tools/otnet/tool.h"
 
 namespace brenier::otnet_tool {
@@ -70,6 +70,9 @@ void validate_common(const CommonOptions& opt) {
   BRENIER_CHECK(opt.tolerance >= 0 && std::isfinite(opt.tolerance),
                 "--tolerance: must be > 0 (or 0 for the default), got {}", opt.tolerance);
   BRENIER_CHECK(opt.max_iter >= 0, "--max-iter: must be >= 1 (or 0 for the default), got {}", opt.max_iter);
+  BRENIER_CHECK(opt.checkpoint_every >= 0, "--checkpoint-every: must be >= 1 (or 0: only when stopping), got {}",
+                opt.checkpoint_every);
+  BRENIER_CHECK(!opt.resume || !opt.out.empty(), "--resume: needs --out, the folder of the run to continue");
 }
 
 void validate_ratios(const std::vector<double>& ratios, const char* flag) {
@@ -108,22 +111,14 @@ std::vector<double> parse_ratio_list(const std::string& text, const char* flag) 
 
 nlohmann::json common_json(const CommonOptions& opt) {
   return {{"seed", opt.seed}, {"device", opt.device}, {"hidden", opt.hidden}, {"fourier_features", opt.fourier_features},
-          {"lr", opt.lr},     {"tolerance", opt.tolerance}, {"max_iter", opt.max_iter}};
+          {"lr", opt.lr},     {"tolerance", opt.tolerance}, {"max_iter", opt.max_iter},
+          {"checkpoint_every", opt.checkpoint_every}};
 }
 
-fs::path prepare_run_folder(const CommonOptions& opt, const std::string& experiment, const nlohmann::json& options) {
-  fs::path out = opt.out;
-  if (out.empty()) {
-    out = tools::make_run_dir("runs", "otnet", experiment);
-  } else {
-    BRENIER_CHECK(!fs::exists(out / "config.json"),
-                  "--out: '{}' already holds a run (config.json); choose another folder", out.string());
-    for (const fs::path& dir : {out, out / "figures"}) {
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      BRENIER_CHECK(!ec, "--out: cannot create '{}': {}", dir.string(), ec.message());
-    }
-  }
+fs::path prepare_run_folder(const CommonOptions& opt, const std::string& experiment, const nlohmann::json& options,
+                            const std::vector<std::string>& keys) {
+  const fs::path out = opt.out.empty() ? tools::make_run_dir("runs", "otnet", experiment) : opt.out;
+  tools::prepare_run_folder("otnet", experiment, out, opt.resume, options, keys, {"checkpoints", "figures"});
   tools::write_json(out / "config.json", {{"tool", "otnet"}, {"experiment", experiment}, {"options", options}});
   return out;
 }
@@ -218,37 +213,6 @@ nlohmann::json network_solve_json(const ot::HeightNetworkSolver& solver, const o
   const ot::HeightNetwork& net = solver.network();
   j["input_features"] = net.has_fourier_input() ? (net.input_width() - net.dim()) / 2 : 0;
   return j;
-}
-
-namespace {
-
-template <class Solver, class Result>
-Result solve_with_progress(Solver& solver, const ot::SourceSampler& source, const std::string& label, bool quiet,
-                           int64_t max_iter) {
-  tools::Progress progress(label, max_iter, quiet);
-  try {
-    Result r = solver.solve(source, [&](const ot::SemiDiscreteStepStats& s) {
-      progress.update(s.step, {{"|dE|", s.grad_norm}, {"N", static_cast<double>(s.mc_samples)}});
-    });
-    progress.finish();
-    return r;
-  } catch (const Error& e) {
-    throw DivergedError(fmt::format("{}: the solver failed after {} steps: {}", label, solver.steps_done(), e.what()));
-  }
-}
-
-}  // namespace
-
-ot::HeightNetworkSolveResult solve_network(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,
-                                           const std::string& label, bool quiet) {
-  return solve_with_progress<ot::HeightNetworkSolver, ot::HeightNetworkSolveResult>(solver, source, label, quiet,
-                                                                                  solver.config().max_iter);
-}
-
-ot::SemiDiscreteSolveResult solve_free(ot::FreeHeightSolver& solver, const ot::SourceSampler& source,
-                                       const std::string& label, bool quiet) {
-  return solve_with_progress<ot::FreeHeightSolver, ot::SemiDiscreteSolveResult>(solver, source, label, quiet,
-                                                                               solver.config().max_iter);
 }
 
 }  // namespace brenier::otnet_tool

@@ -14,7 +14,8 @@
 //     training ratio r of --ratios (§4.1.3, Table 4: H_Φ trained on a random ⌈r·n⌉ of the codes, the other
 //     heights predicted by a forward pass) and, for Table 4's AE-OT row and as the solved heights the
 //     predictions are compared with, AE-OT's free heights on all n; all to the same δ or step budget. Each
-//     finished solve is checkpointed (per ratio), so --resume skips it.
+//     solve is checkpointed (per ratio, every --checkpoint-every steps and when finished), so --resume loads a
+//     finished one and continues an unfinished one (tool.h, "checkpointed solves").
 //  6. New codes at non-singular cell boundaries (§6.2: top-20 planes, angle ≤ 0.7 rad, t = 0.75) for every
 //     height vector (over all n codes), the plain map T(x) = y_argmax, and a Gaussian fit of the codes (no OT)
 //     as a baseline; all decoded.
@@ -45,6 +46,7 @@
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
 #include "tools/common/run_folder.h"
+#include "tools/common/stop_signal.h"
 #include "tools/otnet/conv_autoencoder.h"
 #include "tools/otnet/tool.h"
 
@@ -80,16 +82,6 @@ Tensor rows(const Tensor& t, int64_t begin, int64_t end) { return slice(Var(t), 
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  BRENIER_CHECK(in.good(), "--resume: cannot read '{}'", path.string());
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("--resume: '{}' is not valid JSON: {}", path.string(), e.what()));
-  }
 }
 
 // --- stage 3: the autoencoder ------------------------------------------------------------------------------
@@ -144,7 +136,7 @@ AutoencoderInfo train_autoencoder(ConvAutoencoder& ae, const Tensor& images, con
                                   const fs::path& checkpoint) {
   optim::Adam adam(ae.parameters(), {.lr = opt.ae_lr});
   AutoencoderInfo info;
-  if (opt.resume && fs::exists(checkpoint)) info = load_autoencoder(checkpoint, ae, adam);
+  if (opt.common.resume && fs::exists(checkpoint)) info = load_autoencoder(checkpoint, ae, adam);
   const int64_t n = images.size(0);
   const int64_t per_epoch = n / opt.ae_batch;
   tools::Progress progress("autoencoder", per_epoch * opt.ae_epochs, opt.common.quiet);
@@ -156,6 +148,11 @@ AutoencoderInfo train_autoencoder(ConvAutoencoder& ae, const Tensor& images, con
     const Tensor order = gen.permutation(n);
     double sum = 0;
     for (int64_t b = 0; b < per_epoch; ++b) {
+      if (tools::stop_requested())  // the epoch restarts on --resume: its shuffle is its own stream
+        throw tools::Stopped(fmt::format("autoencoder: stopped in epoch {}; {} continues with --resume", epoch + 1,
+                                         info.epochs_done > 0 ? fmt::format("the checkpoint of epoch {} in '{}'",
+                                                                            info.epochs_done, checkpoint.string())
+                                                              : std::string("a run from its start")));
       autograd::Tape tape;
       const Var x(index_select(Var(images), 0, rows(order, b * opt.ae_batch, (b + 1) * opt.ae_batch)).data());
       const Var loss = mean(square(ae.forward(x) - x));
@@ -271,42 +268,6 @@ uint64_t ratio_stream(double ratio, uint64_t base) {
   return base + 1000 * (1 + static_cast<uint64_t>(std::llround(ratio * 1e6)));
 }
 
-// H_Φ's solve on its training codes; a finished solve is reloaded on --resume.
-nlohmann::json network_solve_stage(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,
-                                   const GenerateOptions& opt, const fs::path& dir, double ratio) {
-  const std::string suffix = ratio_suffix(ratio);
-  const fs::path ckpt = dir / ("height_network" + suffix + ".safetensors");
-  const fs::path summary = dir / ("height_network" + suffix + ".json");
-  if (opt.resume && fs::exists(ckpt) && fs::exists(summary)) {
-    solver.load(ckpt.string());
-    BRENIER_CHECK(solver.frozen(), "--resume: '{}' holds an unfinished solve", ckpt.string());
-    return read_json(summary);
-  }
-  const ot::HeightNetworkSolveResult r =
-      solve_network(solver, source, fmt::format("OT-Net H_Φ r={:.2f}", ratio), opt.common.quiet);
-  nlohmann::json j = network_solve_json(solver, r);
-  solver.save(ckpt.string());
-  tools::write_json(summary, j);
-  return j;
-}
-
-nlohmann::json free_solve_stage(ot::FreeHeightSolver& solver, const ot::SourceSampler& source,
-                                const GenerateOptions& opt, const fs::path& dir) {
-  const fs::path ckpt = dir / "free_heights.safetensors", summary = dir / "free_heights.json";
-  if (opt.resume && fs::exists(ckpt) && fs::exists(summary)) {
-    const io::Checkpoint ck = io::load_checkpoint(ckpt.string());
-    const auto it = ck.tensors.find("heights");
-    BRENIER_CHECK(it != ck.tensors.end(), "--resume: '{}' has no 'heights'", ckpt.string());
-    solver.set_heights(it->second);
-    return read_json(summary);
-  }
-  const ot::SemiDiscreteSolveResult r = solve_free(solver, source, "AE-OT free heights", opt.common.quiet);
-  nlohmann::json j = solve_json(r, -1, r.iterations);
-  io::save_checkpoint(ckpt.string(), {{"heights", solver.heights()}});
-  tools::write_json(summary, j);
-  return j;
-}
-
 // ‖ŵ − ν‖₂ of heights `h` over the n targets on fresh N(0, I) sources: the same yardstick for both solvers.
 double fresh_grad_norm(const Tensor& targets, const Tensor& heights, int64_t samples, Generator& gen) {
   const int64_t n = targets.size(0), d = targets.size(1);
@@ -372,7 +333,6 @@ double paper_seconds(double ratio) {
 
 void validate_generate(const GenerateOptions& opt) {
   validate_common(opt.common);
-  BRENIER_CHECK(!opt.resume || !opt.common.out.empty(), "--resume: needs --out, the folder of the run to continue");
   BRENIER_CHECK(opt.train_images >= 16, "--train-images: must be >= 16, got {}", opt.train_images);
   BRENIER_CHECK(opt.test_images >= 16, "--test-images: must be >= 16, got {}", opt.test_images);
   BRENIER_CHECK(opt.classifier_images >= 16, "--classifier-images: must be >= 16, got {}", opt.classifier_images);
@@ -431,12 +391,13 @@ int run_generate(const GenerateOptions& opt) {
                 opt.train_images);
   const fs::path out = opt.common.out.empty() ? tools::make_run_dir("runs", "otnet", kExperiment) : opt.common.out;
   // Keys that shape the trained models and solves: a resumed run must agree on them.
-  tools::prepare_run_folder("otnet", kExperiment, out, opt.resume, options,
+  tools::prepare_run_folder("otnet", kExperiment, out, opt.common.resume, options,
                             {"seed", "data", "train_images", "ae_epochs", "ae_batch", "ae_lr", "ae_width", "latent",
                              "targets", "hidden", "lr_used", "tolerance_used", "max_iter_used", "baseline_lr"},
                             {"checkpoints", "figures"});
   tools::write_json(out / "config.json", {{"tool", "otnet"}, {"experiment", kExperiment}, {"options", options}});
   const fs::path ckdir = out / "checkpoints";
+  const SolveCheckpoints checkpoints = solve_checkpoints(opt.common, out);
 
   // 2. FID classifier.
   Generator classifier_init(tools::kFeatureClassifierSeed);
@@ -485,7 +446,10 @@ int run_generate(const GenerateOptions& opt) {
     const Tensor train_targets = ratio == 1.0 ? targets : select_rows(targets, run.split.train);
     run.solver = std::make_unique<ot::HeightNetworkSolver>(
         train_targets, Tensor{}, network_config(opt.common, lr, tol, max_iter, ratio_stream(ratio, 1), kMonteCarlo));
-    run.solve = network_solve_stage(*run.solver, source, opt, ckdir, ratio);
+    const ot::HeightNetworkSolveResult r =
+        solve_network(*run.solver, source, fmt::format("OT-Net H_Φ r={:.2f}", ratio), opt.common.quiet, checkpoints,
+                      "height_network" + ratio_suffix(ratio));
+    run.solve = network_solve_json(*run.solver, r);
     const auto t_predict = std::chrono::steady_clock::now();
     run.heights = on_host(run.solver->predict_heights(targets));  // all n: training and held-out codes
     run.predict_ms = 1e3 * seconds_since(t_predict);
@@ -504,7 +468,9 @@ int run_generate(const GenerateOptions& opt) {
   if (opt.baseline) {
     ot::FreeHeightSolver free_solver(targets, {},
                                      free_height_config(opt.common, free_lr, tol, max_iter, 2, kMonteCarlo));
-    free_solve = free_solve_stage(free_solver, source, opt, ckdir);
+    const ot::SemiDiscreteSolveResult r =
+        solve_free(free_solver, source, "AE-OT free heights", opt.common.quiet, checkpoints, "free_heights");
+    free_solve = solve_json(r, -1, r.iterations);
     free_heights = on_host(free_solver.heights());
     Generator check_gen = stream(opt.common.seed, Stream::Generate, 101);
     free_solve["fresh_grad_norm"] = fresh_grad_norm(targets, free_heights, check_samples, check_gen);

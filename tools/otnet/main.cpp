@@ -14,6 +14,7 @@
 #include <iostream>
 
 #include "tools/common/cli.h"
+#include "tools/common/stop_signal.h"
 #include "tools/otnet/tool.h"
 
 using namespace brenier;
@@ -44,9 +45,17 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text) {
       ->capture_default_str();
   cmd->add_option("--max-iter", opt.max_iter, "most solver steps; 0: the experiment's default")->capture_default_str();
   cmd->add_flag("--quiet", opt.quiet, "no progress lines and no table on stdout");
+  cmd->add_flag("--resume", opt.resume,
+                "continue the run in --out from its checkpoints: finished solves are loaded, an unfinished one "
+                "continues from its last checkpoint, everything is scored again");
+  cmd->add_option("--checkpoint-every", opt.checkpoint_every,
+                  "solver steps between checkpoints of an unfinished solve; 0: only when stopped (Ctrl-C, SIGTERM) "
+                  "and at its end")
+      ->capture_default_str();
   cmd->footer(fmt::format(
-      "Writes config.json, results.json, results.md and figures/ into --out.\n"
-      "Exit codes: 0 done, 2 bad input, {} a solver failed numerically, 1 internal error.",
+      "Writes config.json, results.json, results.md, figures/ and checkpoints/ into --out.\n"
+      "Exit codes: 0 done, 2 bad input, {} a solver failed numerically, 1 internal error, 130 / 143 stopped by "
+      "Ctrl-C / SIGTERM after saving a checkpoint (continue with --resume).",
       kExitDiverged));
 }
 
@@ -146,7 +155,6 @@ int main(int argc, char** argv) {
                       "FID classifier cache: loaded when made from the same data and settings, else trained and "
                       "written there")
       ->capture_default_str();
-  gen_cmd->add_flag("--resume", gen.resume, "continue the run in --out from its checkpoints");
   gen_cmd->add_flag("--quick", gen_quick,
                     "a seconds-long smoke run: small sizes for every size flag not given explicitly");
   struct SizeFlag {
@@ -183,6 +191,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   return tools::run_cli(app, argc, argv, [&]() -> int {
+    const tools::StopOnSignal stop_on_signal;  // Ctrl-C / SIGTERM: save the running solve and stop
     try {
       if (toy_cmd->parsed()) {
         finish_common(toy.common, toy_text);

@@ -85,7 +85,11 @@ int run_reuse(const ReuseOptions& opt) {
   options.update({{"dataset", opt.dataset}, {"ratios", opt.ratios}, {"targets", opt.targets},
                   {"baseline_lr", baseline_lr}, {"baseline_tolerance", base_tol}, {"lr_used", lr},
                   {"tolerance_used", tol}, {"max_iter_used", max_iter}});
-  const fs::path out = prepare_run_folder(opt.common, kExperiment, options);
+  // Options that shape the solves: a resumed run must agree on them.
+  const fs::path out = prepare_run_folder(opt.common, kExperiment, options,
+                                          {"seed", "dataset", "targets", "hidden", "fourier_features", "baseline_lr",
+                                           "baseline_tolerance", "lr_used", "tolerance_used", "max_iter_used"});
+  const SolveCheckpoints checkpoints = solve_checkpoints(opt.common, out);
 
   Generator data_gen = stream(opt.common.seed, Stream::Data);
   const Tensor targets = sample_toy(data, opt.targets, data_gen);
@@ -96,7 +100,8 @@ int run_reuse(const ReuseOptions& opt) {
       free_height_config(opt.common, baseline_lr, base_tol, max_iter, 0, kMonteCarlo);
   ot::FreeHeightSolver free_solver(targets, {}, free_cfg);
   const ot::SemiDiscreteSolveResult free_result =
-      solve_free(free_solver, source, fmt::format("{} h* (AE-OT)", opt.dataset), opt.common.quiet);
+      solve_free(free_solver, source, fmt::format("{} h* (AE-OT)", opt.dataset), opt.common.quiet, checkpoints,
+                 "reference");
   const std::vector<double> ref = centred(free_solver.heights());
   const double ref_all_grad = all_target_grad_norm(targets, on_host(free_solver.heights()), data.source_std, check_gen);
 
@@ -114,7 +119,8 @@ int run_reuse(const ReuseOptions& opt) {
         network_config(opt.common, lr, tol, max_iter, index, kMonteCarlo);
     ot::HeightNetworkSolver solver(select_rows(targets, split.train), {}, cfg);
     const ot::HeightNetworkSolveResult r =
-        solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet);
+        solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet,
+                      checkpoints, ratio_checkpoint_name("otnet", ratio));
     const auto t0 = std::chrono::steady_clock::now();
     const Tensor predicted = on_host(solver.predict_heights(targets));
     const double predict_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -132,7 +138,8 @@ int run_reuse(const ReuseOptions& opt) {
     sub_cfg.seed = solver_seed(opt.common.seed, 1000 + index);
     ot::FreeHeightSolver sub_solver(select_rows(targets, split.train), {}, sub_cfg);
     const ot::SemiDiscreteSolveResult sub_result =
-        solve_free(sub_solver, source, fmt::format("{} h_sub r={:.2f}", opt.dataset, ratio), true);
+        solve_free(sub_solver, source, fmt::format("{} h_sub r={:.2f}", opt.dataset, ratio), true, checkpoints,
+                   ratio_checkpoint_name("subset", ratio));
     const std::vector<double> sub_train = sub_solver.heights().to_vector<double>();
     std::vector<double> sub(h.size(), 0.0);
     for (size_t k = 0; k < split.train.size(); ++k) sub[static_cast<size_t>(split.train[k])] = sub_train[k];

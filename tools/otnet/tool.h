@@ -1,9 +1,10 @@
 // The otnet tool's parts (OT-Net, Li et al., "A Reusable Neural Optimal Transport Solver"; spec/algorithms.md
 // §6): the options of its subcommands (toy, reuse, domain, color, generate), the shared run-folder protocol,
 // seeded random streams, the 2-D toy data sets, and the solver configurations they start from. main.cpp
-// parses the command line; common.cpp holds the shared helpers; toy.cpp, reuse.cpp, domain.cpp, color.cpp
-// and generate.cpp (with conv_autoencoder.h) run one experiment each and write results.json / results.md
-// with the paper's numbers beside ours.
+// parses the command line; common.cpp holds the shared helpers; checkpointed_solve.cpp runs the solves with
+// checkpoints, --resume and a clean stop on Ctrl-C / SIGTERM; toy.cpp, reuse.cpp, domain.cpp, color.cpp and
+// generate.cpp (with conv_autoencoder.h) run one experiment each and write results.json / results.md with the
+// paper's numbers beside ours.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -38,6 +39,8 @@ struct CommonOptions {
   double lr = 0;              // 0: the subcommand's default
   double tolerance = 0;       // δ; 0: the subcommand's default
   int64_t max_iter = 0;       // 0: the subcommand's default
+  bool resume = false;        // continue the run in `out` from its checkpoints
+  int64_t checkpoint_every = 100;  // solver steps between checkpoints of an unfinished solve; 0: only at stops
 };
 
 struct ToyOptions {
@@ -82,7 +85,6 @@ struct GenerateOptions {
   CommonOptions common;
   std::filesystem::path data;            // IDX folder; empty: /usr/share/datasets/fashion-mnist
   std::filesystem::path classifier = tools::kDefaultFeatureClassifierCache;  // FID classifier cache (shared)
-  bool resume = false;
   int64_t train_images = 10000;          // autoencoder's training subset (ours; paper: all 60,000)
   int64_t test_images = 10000;           // FID reference set: the whole test split
   int64_t classifier_images = 20000;     // FID classifier's training subset (ours)
@@ -120,12 +122,15 @@ ot::FreeHeightSolverConfig free_height_config(const CommonOptions& common, doubl
 
 // --- run folder ---------------------------------------------------------------------------------------
 // Checks --device (cpu, cuda or cuda:<i>; tools/common/device_flag.h), hidden widths, lr,
-// tolerance and max_iter (0 = default).
+// tolerance, max_iter (0 = default), --checkpoint-every and that --resume has an --out.
 void validate_common(const CommonOptions& opt);
 // Checks each ratio is in (0, 1] and listed once; `flag` names the option in messages.
 void validate_ratios(const std::vector<double>& ratios, const char* flag);
-// Creates the run folder (refusing one that already holds a run) and writes config.json.
-fs::path prepare_run_folder(const CommonOptions& opt, const std::string& experiment, const nlohmann::json& options);
+// Creates the run folder with checkpoints/ and figures/ and writes config.json. A fresh run refuses a folder
+// that already holds one; --resume accepts only an otnet run of `experiment` whose recorded options equal
+// `options` on `keys` (those that shape the solves), tools/common/run_folder.h.
+fs::path prepare_run_folder(const CommonOptions& opt, const std::string& experiment, const nlohmann::json& options,
+                            const std::vector<std::string>& keys);
 nlohmann::json common_json(const CommonOptions& opt);
 std::vector<double> parse_ratio_list(const std::string& text, const char* flag);
 
@@ -166,11 +171,30 @@ nlohmann::json solve_json(const ot::SemiDiscreteSolveResult& r, double eval_grad
 // (0: raw y, either by --fourier-features 0 or because the training targets are not clustered).
 nlohmann::json network_solve_json(const ot::HeightNetworkSolver& solver, const ot::HeightNetworkSolveResult& r);
 
-// Runs a solver's solve() with a progress line and turns numerical failures into DivergedError.
+// --- checkpointed solves (checkpointed_solve.cpp) -------------------------------------------------------
+// Where a run keeps its solves: DIR/checkpoints/<name>.safetensors holds one solver's state (its save()) with
+// metadata "run.status": "running" (written every `every` steps and when Ctrl-C / SIGTERM asks to stop) or
+// "done" (the finished solve, with its result). With `resume` a done solve is loaded instead of run again and a
+// running one continues from its step to the same end as an uninterrupted solve (the solvers' checkpoints carry
+// the generator, Adam and the adaptive Monte Carlo); its seconds add up over the sessions.
+struct SolveCheckpoints {
+  fs::path dir;          // empty: no checkpoints (a stop request then ends the run without saving)
+  bool resume = false;
+  int64_t every = 100;   // steps between checkpoints of a running solve; 0: only when stopping and at the end
+};
+SolveCheckpoints solve_checkpoints(const CommonOptions& opt, const fs::path& out);  // DIR/checkpoints
+// "<stem>_r<ratio>" with the ratio's shortest round-trip form ("otnet_r0.9"), so two ratios never share a file.
+std::string ratio_checkpoint_name(const std::string& stem, double ratio);
+
+// Runs (or on --resume loads or continues) the solve `name` with a progress line. Numerical failures become
+// DivergedError naming the last checkpoint kept; a stop request saves the state and throws tools::Stopped.
+// result.iterations is the solver's step count, result.seconds the solve's wall time over all sessions.
 ot::HeightNetworkSolveResult solve_network(ot::HeightNetworkSolver& solver, const ot::SourceSampler& source,
-                                           const std::string& label, bool quiet);
+                                           const std::string& label, bool quiet, const SolveCheckpoints& checkpoints,
+                                           const std::string& name);
 ot::SemiDiscreteSolveResult solve_free(ot::FreeHeightSolver& solver, const ot::SourceSampler& source,
-                                       const std::string& label, bool quiet);
+                                       const std::string& label, bool quiet, const SolveCheckpoints& checkpoints,
+                                       const std::string& name);
 
 int run_toy(const ToyOptions& options);
 int run_reuse(const ReuseOptions& options);

@@ -163,7 +163,11 @@ int run_toy(const ToyOptions& opt) {
                   {"samples", opt.samples}, {"mode_min", opt.mode_min}, {"angle", angle},
                   {"baseline", opt.baseline}, {"baseline_lr", baseline_lr}, {"lr_used", lr},
                   {"tolerance_used", tol}, {"max_iter_used", max_iter}, {"source_std", data.source_std}});
-  const fs::path out = prepare_run_folder(opt.common, kExperiment, options);
+  // Options that shape the solves: a resumed run must agree on them (scoring options may change).
+  const fs::path out = prepare_run_folder(opt.common, kExperiment, options,
+                                          {"seed", "dataset", "targets", "hidden", "fourier_features", "baseline_lr",
+                                           "lr_used", "tolerance_used", "max_iter_used"});
+  const SolveCheckpoints checkpoints = solve_checkpoints(opt.common, out);
 
   Generator data_gen = stream(opt.common.seed, Stream::Data);
   const Tensor targets = sample_toy(data, opt.targets, data_gen);
@@ -200,7 +204,8 @@ int run_toy(const ToyOptions& opt) {
   if (opt.baseline) {
     ot::FreeHeightSolver solver(targets, {},
                                 free_height_config(opt.common, baseline_lr, tol, max_iter, index, kMonteCarlo));
-    const ot::SemiDiscreteSolveResult r = solve_free(solver, source, fmt::format("{} AE-OT", opt.dataset), opt.common.quiet);
+    const ot::SemiDiscreteSolveResult r =
+        solve_free(solver, source, fmt::format("{} AE-OT", opt.dataset), opt.common.quiet, checkpoints, "aeot");
     const Scored s = score(data, opt, angle, targets, on_host(solver.heights()), index);
     const fs::path fig = out / "figures" / "scatter_aeot.png";
     save_scatter(fig, targets, s.samples);
@@ -214,7 +219,8 @@ int run_toy(const ToyOptions& opt) {
         network_config(opt.common, lr, tol, max_iter, index, kMonteCarlo);
     ot::HeightNetworkSolver solver(select_rows(targets, split.train), {}, cfg);
     const ot::HeightNetworkSolveResult r =
-        solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet);
+        solve_network(solver, source, fmt::format("{} OT-Net r={:.2f}", opt.dataset, ratio), opt.common.quiet,
+                      checkpoints, ratio_checkpoint_name("otnet", ratio));
     const Tensor heights = on_host(solver.predict_heights(targets));  // all n: trained and held-out targets
     const Scored s = score(data, opt, angle, targets, heights, index);
     const fs::path fig = out / "figures" / fmt::format("scatter_r{:.2f}.png", ratio);

@@ -2,9 +2,9 @@
 # The nctm tool from the outside: bad flags exit 2 with a message naming the flag (--device cuda on every
 # subcommand without a usable GPU); a tiny gaussian run writes config.json, results.json (seen / unseen /
 # beyond with l2uvp, the device), results.md, metrics.jsonl and a checkpoint; --resume of a finished run
-# re-scores it to the same numbers; a run resumed from a mid-run checkpoint scores exactly like an
-# uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity runs write their keys,
-# figures and the paper's ρ beside ours; the cost flags (--cost strong|weak, --noise-dim, --gamma, ...) are
+# re-scores it to the same numbers; a run stopped by SIGTERM (exit 143) or resumed from a mid-run checkpoint
+# scores exactly like an uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity
+# runs write their keys, figures and the paper's ρ beside ours; the cost flags (--cost strong|weak, --noise-dim, --gamma, ...) are
 # validated and land in results.json; a tiny two-seed ablation writes mean ± std per variant.
 #   check_cli.sh NCTM_BINARY
 set -uo pipefail
@@ -94,6 +94,25 @@ expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 1 --seed 5 --checkpoint-every 6 
 cp "$mid/checkpoints/dim2.safetensors" "$part/checkpoints/dim2.safetensors"
 expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 4 --seed 5 --checkpoint-every 6 --out "$part" --resume
 [ "$(scores "$part")" = "$(scores "$full")" ] || fail "a resumed run scores differently from an uninterrupted one"
+
+# A run stopped by SIGTERM (it saves the step it is at, exit 143) and resumed scores like an uninterrupted one.
+long=(gaussian "${tiny[@]}" --iters 150 --seed 5 --checkpoint-every 2)
+expect 0 'L2-UVP' "${long[@]}" --out "$tmp/straight"
+stopped="$tmp/stopped"
+"$bin" "${long[@]}" --out "$stopped" >"$tmp/stopped.log" 2>&1 &
+pid=$!
+while [ ! -e "$stopped/checkpoints/dim2.safetensors" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+if [ "$rc" -ne 143 ]; then
+  fail "nctm stopped by SIGTERM exited $rc, expected 143 (did it finish first?): $(cat "$tmp/stopped.log")"
+else
+  grep -q "stopped: .*stopped at step [0-9]* of 155, saved in .*dim2.safetensors.; continue with --resume" \
+    "$tmp/stopped.log" || fail "nctm's stop message does not say where it saved: $(cat "$tmp/stopped.log")"
+  expect 0 'L2-UVP' "${long[@]}" --out "$stopped" --resume
+  [ "$(scores "$stopped")" = "$(scores "$tmp/straight")" ] || fail "a run stopped by SIGTERM and resumed scores differently"
+fi
 
 # --- a tiny ablation run -----------------------------------------------------------------------------
 abl="$tmp/abl"

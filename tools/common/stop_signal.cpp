@@ -1,6 +1,8 @@
 // The stop-on-signal flag (see stop_signal.h).
 #include "tools/common/stop_signal.h"
 
+#include <fmt/format.h>
+
 #include <csignal>
 
 #include <signal.h>
@@ -38,5 +40,11 @@ bool stop_requested() { return g_signal != 0; }
 int stop_signal() { return static_cast<int>(g_signal); }
 
 int Stopped::exit_code() const { return 128 + (stop_signal() != 0 ? stop_signal() : SIGINT); }
+
+std::string stopped_message(const std::string& what, int64_t step, int64_t total,
+                            const std::filesystem::path& checkpoint) {
+  return fmt::format("{}: stopped at step {} of {}, saved in '{}'; continue with --resume", what, step, total,
+                     checkpoint.string());
+}
 
 }  // namespace brenier::tools

@@ -4,6 +4,8 @@
 // 128 + signal number (130 for Ctrl-C) after printing where the run can be continued. A second signal ends the
 // process at once (the default action), as users expect of a second Ctrl-C.
 #pragma once
+#include <cstdint>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 
@@ -29,5 +31,10 @@ class Stopped : public std::runtime_error {
   // 128 + the signal number (the shell's convention for a process ended by a signal); 130 when none is known.
   int exit_code() const;
 };
+
+// The message of a loop that saved `checkpoint` at `step` of `total` and stops:
+// "<what>: stopped at step 40 of 500, saved in '<checkpoint>'; continue with --resume".
+std::string stopped_message(const std::string& what, int64_t step, int64_t total,
+                            const std::filesystem::path& checkpoint);
 
 }  // namespace brenier::tools

@@ -10,6 +10,7 @@
 #include "tools/common/seed_mix.h"
 #include "tools/common/run_folder.h"
 #include "tools/common/progress.h"
+#include "tools/common/stop_signal.h"
 #include "tools/common/results.h"
 #include "tools/diotm/tool.h"
 
@@ -177,13 +178,15 @@ UnitResult train_unit(const CommonOptions& opt, int64_t iters, Unit& unit, const
       in_solver = false;
       train_seconds += std::chrono::duration<double>(Clock::now() - t0).count();
       progress->update(stats.step - first_step, {{"obj", stats.objective}, {"cost", stats.transport_cost}});
-      if (stats.step % opt.checkpoint_every == 0 || stats.step == iters)
+      const bool stop = tools::stop_requested();  // Ctrl-C / SIGTERM: save this step and stop
+      if (stats.step % opt.checkpoint_every == 0 || stats.step == iters || stop)
         save({{"objective", stats.objective},
               {"potential_loss", stats.potential_loss},
               {"regularizer", stats.regularizer},
               {"transport_cost", stats.transport_cost},
               {"map_grad_norm", stats.map_grad_norm},
               {"potential_grad_norm", stats.potential_grad_norm}});
+      if (stop) throw tools::Stopped(tools::stopped_message(unit.name, stats.step, iters, checkpoint));
     }
     if (progress) progress->finish();
   } catch (const Error& e) {

@@ -13,6 +13,7 @@
 
 
 #include "tools/common/cli.h"
+#include "tools/common/stop_signal.h"
 #include "tools/diotm/tool.h"
 
 using namespace brenier;
@@ -81,7 +82,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, CommonText& text, int64_t def
   cmd->footer(fmt::format(
       "{}\nWrites config.json, metrics.jsonl, results.json, results.md, checkpoints/ (and figures/ for toy, "
       "lambda) into --out.\nExit codes: 0 done, 2 bad input, {} a run diverged (its last good checkpoint is "
-      "scored), 1 internal error.",
+      "scored), 1 internal error, 130 / 143 stopped by Ctrl-C / SIGTERM after saving a checkpoint (continue with --resume).",
       kChoices, kExitDiverged));
 }
 
@@ -186,6 +187,7 @@ int main(int argc, char** argv) {
                      "Fashion-MNIST folder with the IDX files (default: the Debian package dataset-fashion-mnist's)");
 
   return tools::run_cli(app, argc, argv, [&] {
+    const tools::StopOnSignal stop_on_signal;  // Ctrl-C / SIGTERM: the training loops save and stop
     if (tr_cmd->parsed()) {
       tr.common.out = tr_text.out;
       tr.classifier = tr_classifier;

@@ -33,6 +33,7 @@
 #include "tools/common/cli.h"
 #include "tools/common/image.h"
 #include "tools/common/progress.h"
+#include "tools/common/stop_signal.h"
 #include "tools/common/results.h"
 #include "tools/common/run_folder.h"
 #include "tools/common/seed_mix.h"
@@ -187,11 +188,15 @@ void train(ot::HotetSolver& solver, Part part, const std::vector<Picture>& sourc
                                          part_name(part), solver.steps_done() + 1, checkpoint.string(), e.what()));
     }
     progress.update(stats.step - first, {{"loss", stats.loss}, {"w2", stats.w2_estimate}});
-    if (stats.step % opt.common.checkpoint_every == 0 || stats.step == until) {
+    const bool stop = tools::stop_requested();  // Ctrl-C / SIGTERM: save this step and stop
+    if (stats.step % opt.common.checkpoint_every == 0 || stats.step == until || stop) {
       solver.save(checkpoint.string());
       tools::append_jsonl(metrics, {{"dim", tag(part)}, {"part", part_name(part)}, {"step", stats.step},
                                     {"loss", stats.loss}, {"w2", stats.w2_estimate}, {"elapsed", elapsed()}});
     }
+    if (stop)
+      throw tools::Stopped(
+          tools::stopped_message(fmt::format("color {}", part_name(part)), stats.step, until, checkpoint));
   }
   progress.finish();
   seconds = elapsed();

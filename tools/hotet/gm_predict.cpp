@@ -19,6 +19,7 @@
 #include "ot/samplers/gaussian_mixture.h"
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
+#include "tools/common/stop_signal.h"
 #include "tools/common/results.h"
 #include "tools/hotet/gm_world.h"
 #include "tools/hotet/tool.h"
@@ -343,7 +344,8 @@ DimResult run_dim(const GmOptions& opt, int64_t dim, const fs::path& out) {
       const ot::HotetStepStats stats = solver->step(x, y, fresh);
       in_solver = false;
       progress->update(stats.step - first_step, {{"loss", stats.loss}, {"w2", stats.w2_estimate}});
-      if (stats.step % opt.common.checkpoint_every == 0 || stats.step == opt.common.iters) {
+      const bool stop = tools::stop_requested();  // Ctrl-C / SIGTERM: save this step and stop
+      if (stats.step % opt.common.checkpoint_every == 0 || stats.step == opt.common.iters || stop) {
         const Scores monitor = score_sources(*solver, world, /*test=*/true,
                                              std::min(kMonitorSources, opt.test_sources), kMonitorSamples,
                                              opt.common.seed ^ 0x5eedULL, dim, false);
@@ -353,6 +355,9 @@ DimResult run_dim(const GmOptions& opt, int64_t dim, const fs::path& out) {
               {"monitor_test_l2uvp_fwd", monitor.l2uvp_fwd},
               {"monitor_test_l2uvp_inv", monitor.l2uvp_inv}});
       }
+      if (stop)
+        throw tools::Stopped(
+            tools::stopped_message(fmt::format("dim {} gm-predict", dim), stats.step, opt.common.iters, checkpoint));
     }
     if (progress) progress->finish();
   } catch (const Error& e) {

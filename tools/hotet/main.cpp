@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "tools/common/cli.h"
+#include "tools/common/stop_signal.h"
 #include "tools/hotet/tool.h"
 
 using namespace brenier;
@@ -57,7 +58,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
   cmd->footer(fmt::format(
       "Writes config.json, metrics.jsonl, results.json, results.md and checkpoints/dim<D>.safetensors into --out.\n"
       "Exit codes: 0 done, 2 bad input, {} a dimension diverged (its last good checkpoint is scored), 1 internal "
-      "error.",
+      "error, 130 / 143 stopped by Ctrl-C / SIGTERM after saving a checkpoint (continue with --resume).",
       kExitDiverged));
 }
 
@@ -199,9 +200,10 @@ int main(int argc, char** argv) {
   color_cmd->add_flag("--quiet", color.common.quiet, "no progress lines");
   color_cmd->footer("Writes config.json, metrics.jsonl, results.json, results.md, figures/*.png (before/after panels) "
                     "and checkpoints/ into --out.\nExit codes: 0 done, 2 bad input (a missing or corrupt image "
-                    "included), 1 internal error.");
+                    "included), 1 internal error, 130 / 143 stopped by Ctrl-C / SIGTERM after saving a checkpoint (continue with --resume).");
 
   return tools::run_cli(app, argc, argv, [&] {
+    const tools::StopOnSignal stop_on_signal;  // Ctrl-C / SIGTERM: the training loops save and stop
     if (rt_cmd->parsed()) {
       rt.common.out = rt_out;
       rt.common.pretrain = !rt_no_pretrain;

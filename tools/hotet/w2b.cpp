@@ -17,6 +17,7 @@
 #include "ot/metrics/w2bench_metrics.h"
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
+#include "tools/common/stop_signal.h"
 #include "tools/common/results.h"
 #include "tools/common/shared_data.h"
 #include "tools/hotet/tool.h"
@@ -127,8 +128,12 @@ DimResult run_dim(const W2bOptions& opt, const ot::W2Benchmark& bench, const fs:
       const ot::HotetStepStats stats = solver->step(x, y, fresh);
       in_solver = false;
       progress->update(stats.step - first_step, {{"loss", stats.loss}, {"w2", stats.w2_estimate}});
-      if (stats.step % opt.common.checkpoint_every == 0 || stats.step == opt.common.iters)
+      const bool stop = tools::stop_requested();  // Ctrl-C / SIGTERM: save this step and stop
+      if (stats.step % opt.common.checkpoint_every == 0 || stats.step == opt.common.iters || stop)
         save({{"loss", stats.loss}, {"w2", stats.w2_estimate}, {"grad_norm", stats.grad_norm}});
+      if (stop)
+        throw tools::Stopped(
+            tools::stopped_message(fmt::format("dim {} w2b", dim), stats.step, opt.common.iters, checkpoint));
     }
     if (progress) progress->finish();
   } catch (const Error& e) {

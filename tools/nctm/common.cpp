@@ -19,6 +19,7 @@
 #include "tools/common/run_folder.h"
 #include "tools/common/cli.h"
 #include "tools/common/progress.h"
+#include "tools/common/stop_signal.h"
 #include "tools/common/results.h"
 #include "tools/nctm/tool.h"
 
@@ -296,7 +297,8 @@ TrainedRun train_run(const CommonOptions& opt, const ot::NctmSolverConfig& confi
       if (st.phase == ot::NctmPhase::Warmup) shown = {{"critic", st.critic_loss}};
       if (st.phase == ot::NctmPhase::Alternating) shown = {{"cost", st.cost}, {"critic", st.critic_loss}};
       progress->update(st.step - first, shown);
-      if (st.step % opt.checkpoint_every == 0 || st.step == total) {
+      const bool stop = tools::stop_requested();  // Ctrl-C / SIGTERM: save this step and stop
+      if (st.step % opt.checkpoint_every == 0 || st.step == total || stop) {
         solver->save(checkpoint.string());
         have_checkpoint = true;
         tools::append_jsonl(metrics, {{"label", label},
@@ -308,6 +310,7 @@ TrainedRun train_run(const CommonOptions& opt, const ot::NctmSolverConfig& confi
                                       {"cost", st.cost},
                                       {"elapsed", elapsed()}});
       }
+      if (stop) throw tools::Stopped(tools::stopped_message(label, st.step, total, checkpoint));
     }
     if (progress) progress->finish();
   } catch (const Error& e) {

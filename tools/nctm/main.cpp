@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "tools/common/cli.h"
+#include "tools/common/stop_signal.h"
 #include "tools/nctm/tool.h"
 
 using namespace brenier;
@@ -83,7 +84,8 @@ CostFlags add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, 
   cmd->add_flag("--quiet", opt.quiet, "no progress lines");
   cmd->footer(fmt::format(
       "Writes config.json, metrics.jsonl, results.json, results.md and checkpoints/ into --out.\n"
-      "Exit codes: 0 done, 2 bad input, {} training diverged (the last good checkpoint is scored), 1 internal error.",
+      "Exit codes: 0 done, 2 bad input, {} training diverged (the last good checkpoint is scored), 1 internal error,"
+      " 130 / 143 stopped by Ctrl-C / SIGTERM after saving a checkpoint (continue with --resume).",
       kExitDiverged));
   return flags;
 }
@@ -146,6 +148,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   return tools::run_cli(app, argc, argv, [&] {
+    const tools::StopOnSignal stop_on_signal;  // Ctrl-C / SIGTERM: the training loops save and stop
     if (t_cmd->parsed()) {
       toy.datasets = tools::parse_name_list(t_datasets, "--datasets");
       toy.common.out = t_out;

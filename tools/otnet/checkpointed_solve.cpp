@@ -89,8 +89,7 @@ Result checkpointed_solve(Solver& solver, const ot::SourceSampler& source, const
       if (tools::stop_requested()) {
         if (path.empty()) throw tools::Stopped(fmt::format("{}: stopped at step {}; nothing was saved", label, s.step));
         save_running();
-        throw tools::Stopped(fmt::format("{}: stopped at step {} of {}, saved in '{}'; continue with --resume", label,
-                                         s.step, max_iter, path.string()));
+        throw tools::Stopped(tools::stopped_message(label, s.step, max_iter, path));
       }
       // The last step is saved as "done" right after solve() returns.
       const bool last = s.converged || s.step >= max_iter;

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "tools/common/cli.h"
+#include "tools/common/stop_signal.h"
 #include "tools/w2bench/tool.h"
 
 using namespace brenier;
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   app.footer(fmt::format(
       "Writes config.json, metrics.jsonl, results.json, results.md, checkpoints/dim<D>.safetensors and "
       "figures/dim<D>.png into --out.\nExit codes: 0 done, 2 bad input, {} a dimension diverged (its last good "
-      "checkpoint is kept and scored), 1 internal error.",
+      "checkpoint is kept and scored), 1 internal error, 130 / 143 stopped by Ctrl-C / SIGTERM after saving a checkpoint (continue with --resume).",
       kExitDiverged));
 
   TrainOptions train;
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(0, 1);
 
   return tools::run_cli(app, argc, argv, [&] {
+    const tools::StopOnSignal stop_on_signal;  // Ctrl-C / SIGTERM: the training loops save and stop
     if (push_cmd->parsed()) {
       push.run = run_text;
       push.input = input_text;

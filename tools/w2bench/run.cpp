@@ -20,6 +20,7 @@
 #include "tools/common/progress.h"
 #include "tools/common/results.h"
 #include "tools/common/shared_data.h"
+#include "tools/common/stop_signal.h"
 #include "tools/w2bench/tool.h"
 
 namespace brenier::w2bench_tool {
@@ -191,7 +192,8 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
       loss_sum += stats.loss;
       ++loss_count;
       progress->update(stats.step - first_step, {{"loss", stats.loss}, {"w2", stats.w2_estimate}});
-      if (stats.step % kCheckpointEvery == 0 || stats.step == opt.iters) {
+      const bool stop = tools::stop_requested();  // Ctrl-C / SIGTERM: save this step and stop
+      if (stats.step % kCheckpointEvery == 0 || stats.step == opt.iters || stop) {
         const ot::MapScores now =
             ot::score_maps(bench, monitor, solver->transport(monitor.x), solver->inverse_transport(monitor.y));
         save({{"loss", stats.loss},
@@ -203,6 +205,9 @@ std::unique_ptr<ot::W2Solver> train_dim(const TrainOptions& opt, const ot::W2Ben
         loss_sum = 0;
         loss_count = 0;
       }
+      if (stop)
+        throw tools::Stopped(
+            tools::stopped_message(fmt::format("dim {} {}", dim, opt.solver), stats.step, opt.iters, checkpoint));
     }
     if (progress) progress->finish();
   } catch (const Error& e) {

@@ -4,8 +4,9 @@
 # beyond with l2uvp, the device), results.md, metrics.jsonl and a checkpoint; --resume of a finished run
 # re-scores it to the same numbers; a run stopped by SIGTERM (exit 143) or resumed from a mid-run checkpoint
 # scores exactly like an uninterrupted one; a tiny ablation run writes its table; tiny toy2d and sensitivity
-# runs write their keys, figures and the paper's ρ beside ours; the cost flags (--cost strong|weak, --noise-dim, --gamma, ...) are
-# validated and land in results.json; a tiny two-seed ablation writes mean ± std per variant.
+# runs write their keys, figures and the paper's ρ beside ours; the cost flags (--cost strong|weak,
+# --noise-dim, --gamma, ...) are validated and land in results.json; a tiny two-seed ablation writes mean ± std
+# per variant.
 #   check_cli.sh NCTM_BINARY
 set -uo pipefail
 bin=$(realpath "$1")

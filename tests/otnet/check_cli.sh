@@ -85,6 +85,8 @@ for f in aeot otnet_r1 otnet_r0.8; do
 done
 expect 2 '--resume: the run in .* used seed 0, but this command asks for 1' toy --dataset ring --ratios 1,0.8 \
   --targets 64 --max-iter 30 "${tiny[@]}" --seed 1 --out "$run" --resume
+expect 2 '--resume: the run in .* used ratios \[1.0,0.8\]' toy --dataset ring --ratios 0.8,1 --targets 64 \
+  --max-iter 30 "${tiny[@]}" --out "$run" --resume
 expect 2 '--resume: needs --out' toy --resume
 expect 2 'holds no otnet run' toy --resume --out "$tmp/x"
 expect 2 '--checkpoint-every: must be >= 1' toy --checkpoint-every -1 --out "$tmp/x"

@@ -88,10 +88,11 @@ int run_domain(const DomainOptions& opt) {
   nlohmann::json options = common_json(opt.common);
   options.update({{"ratios", opt.ratios}, {"data", dir.string()}, {"lr_used", lr}, {"tolerance_used", tol},
                   {"max_iter_used", max_iter}});
-  // Options that shape the solves: a resumed run must agree on them.
+  // Options that shape the solves: a resumed run must agree on them (the ratios too: each ratio's split and
+  // solver seed come from its position in the list).
   const fs::path out = prepare_run_folder(
       opt.common, kExperiment, options,
-      {"seed", "data", "hidden", "fourier_features", "lr_used", "tolerance_used", "max_iter_used"});
+      {"seed", "data", "ratios", "hidden", "fourier_features", "lr_used", "tolerance_used", "max_iter_used"});
   const SolveCheckpoints checkpoints = solve_checkpoints(opt.common, out);
 
   const std::vector<float> xs_v = xs.to_vector<float>(), xt_v = xt.to_vector<float>();

@@ -85,10 +85,12 @@ int run_reuse(const ReuseOptions& opt) {
   options.update({{"dataset", opt.dataset}, {"ratios", opt.ratios}, {"targets", opt.targets},
                   {"baseline_lr", baseline_lr}, {"baseline_tolerance", base_tol}, {"lr_used", lr},
                   {"tolerance_used", tol}, {"max_iter_used", max_iter}});
-  // Options that shape the solves: a resumed run must agree on them.
-  const fs::path out = prepare_run_folder(opt.common, kExperiment, options,
-                                          {"seed", "dataset", "targets", "hidden", "fourier_features", "baseline_lr",
-                                           "baseline_tolerance", "lr_used", "tolerance_used", "max_iter_used"});
+  // Options that shape the solves: a resumed run must agree on them (the ratios too: each ratio's split and
+  // solver seed come from its position in the list).
+  const fs::path out =
+      prepare_run_folder(opt.common, kExperiment, options,
+                         {"seed", "dataset", "ratios", "targets", "hidden", "fourier_features", "baseline_lr",
+                          "baseline_tolerance", "lr_used", "tolerance_used", "max_iter_used"});
   const SolveCheckpoints checkpoints = solve_checkpoints(opt.common, out);
 
   Generator data_gen = stream(opt.common.seed, Stream::Data);

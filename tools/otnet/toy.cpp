@@ -163,10 +163,11 @@ int run_toy(const ToyOptions& opt) {
                   {"samples", opt.samples}, {"mode_min", opt.mode_min}, {"angle", angle},
                   {"baseline", opt.baseline}, {"baseline_lr", baseline_lr}, {"lr_used", lr},
                   {"tolerance_used", tol}, {"max_iter_used", max_iter}, {"source_std", data.source_std}});
-  // Options that shape the solves: a resumed run must agree on them (scoring options may change).
+  // Options that shape the solves: a resumed run must agree on them (scoring options may change). The ratios
+  // too: each ratio's split and solver seed come from its position in the list.
   const fs::path out = prepare_run_folder(opt.common, kExperiment, options,
-                                          {"seed", "dataset", "targets", "hidden", "fourier_features", "baseline_lr",
-                                           "lr_used", "tolerance_used", "max_iter_used"});
+                                          {"seed", "dataset", "ratios", "targets", "hidden", "fourier_features",
+                                           "baseline_lr", "lr_used", "tolerance_used", "max_iter_used"});
   const SolveCheckpoints checkpoints = solve_checkpoints(opt.common, out);
 
   Generator data_gen = stream(opt.common.seed, Stream::Data);

@@ -16,6 +16,7 @@
 #include "engine/optim/adam.h"
 #include "ot/linalg/dense.h"
 #include "tools/common/progress.h"
+#include "tools/common/stop_signal.h"
 
 namespace brenier::tools {
 namespace {
@@ -206,7 +207,13 @@ PreparedClassifier prepare_feature_classifier(FeatureClassifier& model, const st
     Generator gen(kFeatureClassifierSeed);
     Progress progress("FID classifier", training.epochs * (n / training.batch), quiet);
     train_feature_classifier(model, images, labels, training, gen,
-                             [&](int64_t step, int64_t, double loss) { progress.update(step, {{"loss", loss}}); });
+                             [&](int64_t step, int64_t, double loss) {
+                               progress.update(step, {{"loss", loss}});
+                               if (stop_requested())  // Ctrl-C / SIGTERM; not checkpointed: it is short
+                                 throw Stopped(fmt::format("FID classifier: stopped at step {}; --resume trains it "
+                                                           "again from the start",
+                                                           step));
+                             });
     progress.finish();
     std::map<std::string, std::string> meta = key;
     meta["images"] = std::to_string(n);

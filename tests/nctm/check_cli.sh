@@ -100,17 +100,9 @@ expect 0 'L2-UVP' gaussian "${tiny[@]}" --iters 4 --seed 5 --checkpoint-every 6 
 long=(gaussian "${tiny[@]}" --iters 150 --seed 5 --checkpoint-every 2)
 expect 0 'L2-UVP' "${long[@]}" --out "$tmp/straight"
 stopped="$tmp/stopped"
-"$bin" "${long[@]}" --out "$stopped" >"$tmp/stopped.log" 2>&1 &
-pid=$!
-while [ ! -e "$stopped/checkpoints/dim2.safetensors" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
-if [ "$rc" -ne 143 ]; then
-  fail "nctm stopped by SIGTERM exited $rc, expected 143 (did it finish first?): $(cat "$tmp/stopped.log")"
-else
-  grep -q "stopped: .*stopped at step [0-9]* of 155, saved in .*dim2.safetensors.; continue with --resume" \
-    "$tmp/stopped.log" || fail "nctm's stop message does not say where it saved: $(cat "$tmp/stopped.log")"
+if expect_stopped "$stopped/checkpoints/dim2.safetensors" \
+  "stopped: .*stopped at step [0-9]+ of 155, saved in .*dim2.safetensors.; continue with --resume" \
+  "${long[@]}" --out "$stopped"; then
   expect 0 'L2-UVP' "${long[@]}" --out "$stopped" --resume
   [ "$(scores "$stopped")" = "$(scores "$tmp/straight")" ] || fail "a run stopped by SIGTERM and resumed scores differently"
 fi

@@ -95,17 +95,9 @@ long=(toy --dataset ring --ratios 0.8 --no-baseline --targets 64 --samples 400 -
   --checkpoint-every 3 "${tiny[@]}")
 expect 0 'results:' "${long[@]}" --out "$tmp/toy-straight"
 stopped="$tmp/toy-stopped"
-"$bin" "${long[@]}" --out "$stopped" >"$tmp/stopped.log" 2>&1 &
-pid=$!
-while [ ! -e "$stopped/checkpoints/otnet_r0.8.safetensors" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
-kill -TERM "$pid" 2>/dev/null
-wait "$pid"
-rc=$?
-if [ "$rc" -ne 143 ]; then
-  fail "toy stopped by SIGTERM exited $rc, expected 143 (did it finish first?): $(cat "$tmp/stopped.log")"
-else
-  grep -q 'stopped: ring OT-Net r=0.80: stopped at step [0-9]* of 150, saved in .*otnet_r0.8.safetensors.*--resume' \
-    "$tmp/stopped.log" || fail "toy's stop message does not say where it saved: $(cat "$tmp/stopped.log")"
+if expect_stopped "$stopped/checkpoints/otnet_r0.8.safetensors" \
+  'stopped: ring OT-Net r=0.80: stopped at step [0-9]+ of 150, saved in .*otnet_r0.8.safetensors.*--resume' \
+  "${long[@]}" --out "$stopped"; then
   [ ! -e "$stopped/results.json" ] || fail "a stopped toy run wrote results.json"
   expect 0 'results:' "${long[@]}" --out "$stopped" --resume
   same_results "$tmp/toy-straight" "$stopped" || fail "a toy run stopped mid-solve and resumed ends differently"

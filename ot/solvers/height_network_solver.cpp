@@ -9,6 +9,7 @@
 #include "engine/backend/primitives.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
+#include "ot/solvers/checkpoint_names.h"
 #include "ot/solvers/chunked_map.h"
 #include "ot/solvers/semi_discrete_progress.h"
 #include "ot/solvers/semi_discrete_solver.h"
@@ -45,14 +46,6 @@ const HeightNetworkSolverConfig& checked(const HeightNetworkSolverConfig& c) {
   BRENIER_CHECK(is_floating(c.dtype), "{}: option 'dtype' must be f32 or f64, got {}", kOp, dtype_name(c.dtype));
   check_monte_carlo_config(c.monte_carlo, kOp);
   return c;
-}
-
-std::vector<std::pair<std::string, Tensor>> with_prefix(const std::map<std::string, Tensor>& all,
-                                                        const std::string& prefix) {
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [name, t] : all)
-    if (name.rfind(prefix, 0) == 0) out.emplace_back(name.substr(prefix.size()), t);
-  return out;
 }
 
 }  // namespace
@@ -317,7 +310,7 @@ void HeightNetworkSolver::save(const std::string& path, const std::map<std::stri
   io::save_checkpoint(path, tensors,
                       merged_metadata({{"kind", "HeightNetworkSolver"},
                                        {"dim", std::to_string(targets_.size(1))},
-                                       {"hidden", fmt::format("{}", fmt::join(config_.hidden, ","))},
+                                       {"hidden", join_sizes(config_.hidden)},
                                        {"batch_norm", config_.batch_norm ? "true" : "false"},
                                        {"fourier_features", std::to_string(config_.fourier_features)}},
                                       metadata, "HeightNetworkSolver::save"));

@@ -39,14 +39,4 @@ SolverProgress read_progress(const io::Checkpoint& checkpoint, const char* op, c
   return p;
 }
 
-std::map<std::string, std::string> merged_metadata(std::map<std::string, std::string> solver,
-                                                   const std::map<std::string, std::string>& extra, const char* op) {
-  for (const auto& [key, value] : extra) {
-    BRENIER_CHECK(!key.empty() && solver.count(key) == 0,
-                  "{}: argument 'metadata' must not use the solver's own key '{}' (or an empty key)", op, key);
-    solver.emplace(key, value);
-  }
-  return solver;
-}
-
 }  // namespace brenier::ot

@@ -4,7 +4,6 @@
 // step and decays its lr by the same schedule as an uninterrupted one, so it reaches the same heights.
 #pragma once
 #include <cstdint>
-#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,9 +24,5 @@ void append_progress(std::vector<std::pair<std::string, Tensor>>& tensors, const
 // Reads them back; `op` and `path` name the caller and the file in errors. Checkpoints written before
 // "solver.mc_progress" existed resume with the stall count reset (as set_batches does).
 SolverProgress read_progress(const io::Checkpoint& checkpoint, const char* op, const std::string& path);
-
-// The caller's own metadata (e.g. a tool's elapsed time) merged into the solver's: keys must not clash.
-std::map<std::string, std::string> merged_metadata(std::map<std::string, std::string> solver,
-                                                   const std::map<std::string, std::string>& extra, const char* op);
 
 }  // namespace brenier::ot

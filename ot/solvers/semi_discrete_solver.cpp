@@ -7,6 +7,7 @@
 #include "engine/backend/primitives.h"
 #include "engine/io/checkpoint.h"
 #include "engine/ops/ops.h"
+#include "ot/solvers/checkpoint_names.h"
 #include "ot/solvers/semi_discrete_progress.h"
 
 namespace brenier::ot {
@@ -119,10 +120,7 @@ std::map<std::string, std::string> FreeHeightSolver::load(const std::string& pat
   const Tensor heights = ck.tensors.at("heights");
   check_finite(heights, op, "heights");
   const optim::NamedTensors old_adam = adam_->state();
-  std::vector<std::pair<std::string, Tensor>> adam_state;
-  for (const auto& [name, t] : ck.tensors)
-    if (name.rfind("adam.", 0) == 0) adam_state.emplace_back(name.substr(5), t);
-  adam_->load_state(adam_state);
+  adam_->load_state(with_prefix(ck.tensors, "adam."));
   try {
     set_heights(heights);
   } catch (const Error&) {

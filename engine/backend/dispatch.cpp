@@ -428,6 +428,81 @@ std::vector<int64_t> non_channel_dims(const Tensor& x) {
 
 }  // namespace
 
+namespace {
+
+// q [G, m, d], k [G, n, d], v [G, n, e], key_bias [G, n] or undefined, one device and floating dtype.
+void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                     double scale) {
+  require_defined_same_device(op, {{"q", &q}, {"k", &k}, {"v", &v}});
+  require_floating(q, op, "q");
+  require_same_dtype(op, {"q", &q}, {"k", &k});
+  require_same_dtype(op, {"q", &q}, {"v", &v});
+  BRENIER_CHECK(q.dim() == 3 && q.size(2) >= 1, "{}: argument 'q' must be [G, m, d] with d >= 1, got {}", op,
+                q.str());
+  BRENIER_CHECK(k.dim() == 3 && k.size(0) == q.size(0) && k.size(1) >= 1 && k.size(2) == q.size(2),
+                "{}: argument 'k' must be [{}, n, {}] with n >= 1 (q is {}), got {}", op, q.size(0), q.size(2),
+                q.str(), k.str());
+  BRENIER_CHECK(v.dim() == 3 && v.size(0) == k.size(0) && v.size(1) == k.size(1) && v.size(2) >= 1,
+                "{}: argument 'v' must be [{}, {}, e] with e >= 1 (k is {}), got {}", op, k.size(0), k.size(1),
+                k.str(), v.str());
+  if (key_bias.defined()) {
+    require_defined_same_device(op, {{"q", &q}, {"key_bias", &key_bias}});
+    require_same_dtype(op, {"q", &q}, {"key_bias", &key_bias});
+    BRENIER_CHECK(key_bias.shape() == Shape({k.size(0), k.size(1)}),
+                  "{}: argument 'key_bias' must be [{}, {}] (one value per key of k {}) or undefined, got {}", op,
+                  k.size(0), k.size(1), k.str(), key_bias.str());
+  }
+  BRENIER_CHECK(std::isfinite(scale), "{}: argument 'scale' must be finite, got {}", op, scale);
+}
+
+// scale · q kᵀ + key_bias: [G, m, n] (the composed path for devices without the fused kernels).
+Tensor attention_scores(const Tensor& q, const Tensor& k, const Tensor& key_bias, double scale) {
+  Tensor s = binary_scalar(Binary::Mul, matmul(q, k, false, true), scale);
+  if (key_bias.defined()) s = binary(Binary::Add, s, key_bias.reshape({k.size(0), 1, k.size(1)}));
+  return s;
+}
+
+}  // namespace
+
+std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                              double scale) {
+  check_attention("attention", q, k, v, key_bias, scale);
+  const profiler::OpScope profile_scope("attention", q);
+  if (q.device().is_cpu()) return cpu::attention(q, k, v, key_bias, scale);
+  // Other devices: the same values from primitives (with the [G, m, n] scores in memory).
+  const Tensor s = attention_scores(q, k, key_bias, scale);
+  const Tensor mx = reduce(prim::Reduce::Max, s, {2}, true);
+  const Tensor sum = reduce(prim::Reduce::Sum, unary(Unary::Exp, binary(Binary::Sub, s, mx)), {2}, true);
+  const Tensor lse = binary(Binary::Add, unary(Unary::Log, sum), mx);
+  const Tensor p = unary(Unary::Exp, binary(Binary::Sub, s, lse));
+  return {matmul(p, v, false, false), lse.reshape({q.size(0), q.size(1)})};
+}
+
+std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                                       const Tensor& out, const Tensor& lse, const Tensor& dout, double scale) {
+  const char* op = "attention_backward";
+  check_attention(op, q, k, v, key_bias, scale);
+  require_defined_same_device(op, {{"q", &q}, {"out", &out}, {"lse", &lse}, {"dout", &dout}});
+  const Shape out_shape{q.size(0), q.size(1), v.size(2)};
+  BRENIER_CHECK(out.shape() == out_shape && dout.shape() == out_shape && out.dtype() == q.dtype() &&
+                    dout.dtype() == q.dtype(),
+                "{}: arguments 'out' and 'dout' must be {} {}, got {} and {}", op, dtype_name(q.dtype()),
+                shape_str(out_shape), out.str(), dout.str());
+  BRENIER_CHECK(lse.shape() == Shape({q.size(0), q.size(1)}) && lse.dtype() == q.dtype(),
+                "{}: argument 'lse' must be {} [{}, {}] (the forward's second output), got {}", op,
+                dtype_name(q.dtype()), q.size(0), q.size(1), lse.str());
+  const profiler::OpScope profile_scope(op, q);
+  if (q.device().is_cpu()) return cpu::attention_backward(q, k, v, key_bias, out, lse, dout, scale);
+  const Tensor p = unary(Unary::Exp, binary(Binary::Sub, attention_scores(q, k, key_bias, scale),
+                                            lse.reshape({q.size(0), q.size(1), 1})));
+  const Tensor dp = matmul(dout, v, false, true);
+  const Tensor row_dot = reduce(prim::Reduce::Sum, binary(Binary::Mul, dout, out), {2}, true);
+  const Tensor ds = binary(Binary::Mul, p, binary(Binary::Sub, dp, row_dot));
+  return {binary_scalar(Binary::Mul, matmul(ds, k, false, false), scale),
+          binary_scalar(Binary::Mul, matmul(ds, q, true, false), scale), matmul(p, dout, true, false),
+          key_bias.defined() ? reduce(prim::Reduce::Sum, ds, {1}, false) : Tensor()};
+}
+
 std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {
   check_batch_norm("batch_norm_train", x, weight, bias, eps);
   const profiler::OpScope profile_scope("batch_norm_train", x);

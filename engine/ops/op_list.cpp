@@ -15,7 +15,7 @@ const std::vector<const char*>& differentiable_ops() {
       "reshape", "unsqueeze", "squeeze", "transpose", "permute", "broadcast_to", "sum_to",
       "slice", "concat", "stack", "split", "index_select", "gather", "scatter_add",
       "sum", "mean", "max", "min", "logsumexp", "softmax", "log_softmax", "layer_norm", "topk",
-      "batch_norm", "batch_norm_eval",
+      "batch_norm", "batch_norm_eval", "attention", "attention_no_bias",
       "conv2d", "conv2d_bias", "conv_transpose2d", "conv_transpose2d_bias", "conv2d_weight"};
   return names;
 }

@@ -109,6 +109,16 @@ Var layer_norm(const Var& x, const Var& weight = {}, const Var& bias = {}, doubl
 Var batch_norm(const Var& x, const Tensor& running_mean, const Tensor& running_var, const Var& weight = {},
                const Var& bias = {}, bool training = true, double momentum = 0.1, double eps = 1e-5);
 
+// --- attention (engine/ops/attention.cpp) --------------------------------------------------------------
+// Scaled-dot-product attention with an additive per-key bias, heads folded into the batch:
+//   q [G, m, d], k [G, n, d], v [G, n, e], key_bias [G, n] (optional: undefined means 0) → [G, m, e],
+//   out[g, i] = Σ_j softmax_j(scale · q_gi·k_gj + key_bias_gj) v_gj.
+// Equal to softmax(scale · matmul(q, k, false, true) + unsqueeze(key_bias, 1), -1) · v, but on the host
+// fused: the [G, m, n] probabilities are never stored (the backward recomputes them), which makes it
+// several times faster when n is large (prim::attention). A key bias of −1e30 removes a key exactly.
+// Derivatives of every order (second and higher through the composition).
+Var attention(const Var& q, const Var& k, const Var& v, const Var& key_bias, double scale);
+
 // --- convolution (engine/ops/conv.cpp) ------------------------------------------------------------
 // PyTorch layouts and output sizes; groups = 1 and dilation = 1 only; the same stride and padding
 // for height and width (kernels may be non-square). Backends: im2col/col2im + the matmul primitive.

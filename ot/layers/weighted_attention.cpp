@@ -113,8 +113,17 @@ Var weighted_attention(const Var& q, const Var& k, const Var& v, const Var& key_
   BRENIER_CHECK(v.defined() && k.defined() && v.shape() == k.shape() && v.dtype() == k.dtype(),
                 "weighted_attention: argument 'v' must have the shape and dtype of 'k' ({}), got {}", describe(k),
                 describe(v));
-  const Var probs = folded_probabilities(q, k, key_weights, num_heads);           // [B·H, m, n]
-  return merge_heads(matmul(probs, split_heads(v, num_heads)), q.size(0), num_heads);  // [B·H, m, d] → [B, m, E]
+  const char* op = "weighted_attention";
+  check_qk(op, q, k, num_heads);
+  check_point_weights(op, k, key_weights);
+  const int64_t batch = q.size(0), n = k.size(1);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2) / num_heads));
+  // The fused op (engine attention): the [B·H, m, n] probabilities are never stored.
+  const Var log_w = reshape(broadcast_to(reshape(masked_log_weights(key_weights), {batch, 1, n}), {batch, num_heads, n}),
+                            {batch * num_heads, n});
+  const Var heads = attention(split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads), log_w,
+                              scale);                      // [B·H, m, d]
+  return merge_heads(heads, batch, num_heads);             // [B, m, E]
 }
 
 Var weighted_self_attention(const Var& x, const Var& weights, const WeightedAttentionWeights& w,

@@ -93,6 +93,12 @@ const std::vector<OpCase>& op_cases() {
          const Tensor rv = Tensor::from_vector<double>({2, 0.5, 1.5}).to(x[0].dtype()).to(x[0].device());
          return square(batch_norm(x[0], rm, rv, x[1], x[2], false));
        }},
+      // q [G, m, d], k [G, n, d], v [G, n, e], key_bias [G, n]: the fused kernel (first order) and the
+      // composition (second order); m, n, d, e all different so a transposed operand cannot pass.
+      {"attention", {{2, 3, 2}, {2, 4, 2}, {2, 4, 3}, {2, 4}},
+       [](const V& x) { return attention(x[0], x[1], x[2], x[3], 0.7); }},
+      {"attention_no_bias", {{1, 5, 3}, {1, 2, 3}, {1, 2, 1}},
+       [](const V& x) { return attention(x[0], x[1], x[2], Var(), 1.3); }},
       // Odd sizes whose last rows/columns stride 2 skips (the backward's output padding), non-square kernels.
       {"conv2d", {{2, 3, 6, 5}, {2, 3, 3, 2}}, [](const V& x) { return square(conv2d(x[0], x[1], {}, 2, 1)); }},
       {"conv2d_bias", {{1, 2, 5, 5}, {3, 2, 3, 3}, {3}},

@@ -485,7 +485,7 @@ TEST_CASE("primitives: reduce sum/max/min over chosen dims") {
   CHECK(std::isnan(prim::reduce(Reduce::Max, f64({1, NAN, 3}, {3}), {}, false).item()));
 }
 
-TEST_CASE("primitives: reduce f32 fast path matches the f64 loops") {
+TEST_CASE("primitives: reduce in f32 matches f64") {
   std::mt19937 rng(13);
   Tensor x = random_tensor({12, 30, 40}, rng);
   const std::vector<std::vector<int64_t>> dim_sets = {{}, {0}, {1}, {2}, {0, 2}, {1, 2}, {0, 1}};
@@ -533,10 +533,13 @@ TEST_CASE("primitives: reduce over one block of dims and over several match a na
     std::vector<int64_t> dims;
   };
   // [outer, red, inner] patterns (inner > 512 spans several accumulator chunks; > 32768 elements runs
-  // threaded), size-1 dims inside and around the block, and two separate blocks (the index-array path).
+  // threaded), size-1 dims inside and around the block, and two separate blocks (the index-array path);
+  // contiguous rows (inner 1: short, odd and long rows, threaded) and only size-1 dims reduced (a copy).
   const std::vector<Case> cases = {{{6, 50, 700}, {1}},     {{3, 1, 40, 1, 9}, {1, 2, 3}}, {{2, 5, 7}, {0}},
                                    {{4, 3, 2, 5}, {1, 2}},  {{5, 1200}, {0}},             {{7, 3, 5}, {0, 2}},
-                                   {{1, 8, 1}, {0, 1, 2}},  {{64, 33, 20}, {1}}};
+                                   {{1, 8, 1}, {0, 1, 2}},  {{64, 33, 20}, {1}},          {{8, 256, 2}, {2}},
+                                   {{64, 37}, {1}},         {{40, 1500}, {1}},            {{3, 4, 5}, {1, 2}},
+                                   {{5, 3, 1}, {2}},        {{5, 1, 3}, {1}}};
   for (const Case& c : cases)
     for (DType t : {DType::F64, DType::F32})
       for (Reduce op : {Reduce::Sum, Reduce::Max, Reduce::Min}) {
@@ -560,8 +563,23 @@ TEST_CASE("primitives: reduce over one block of dims and over several match a na
     CHECK_FALSE(std::isnan(r.at({1, 6})));
     CHECK_FALSE(std::isnan(r.at({0, 5})));
   }
+  // ... and in a contiguous row.
+  for (DType t : {DType::F64, DType::F32}) {
+    std::vector<double> w = random_tensor({4, 45}, rng).to_vector<double>();
+    w[2 * 45 + 33] = NAN;
+    const Tensor rows = f64(w, {4, 45}).to(t);
+    for (Reduce op : {Reduce::Max, Reduce::Min}) {
+      const Tensor r = prim::reduce(op, rows, {1}, false).to(DType::F64);
+      CHECK(std::isnan(r.at({2})));
+      CHECK_FALSE(std::isnan(r.at({1})));
+    }
+  }
   std::vector<int64_t> ints;
   for (int64_t i = 0; i < 2 * 3 * 700; ++i) ints.push_back(i % 97 - 40);
+  const Tensor row_ints = i64(ints, {6, 700});
+  const std::vector<double> row_want = naive_reduce(Reduce::Sum, row_ints, {1});
+  const std::vector<int64_t> row_got = prim::reduce(Reduce::Sum, row_ints, {1}, false).to_vector<int64_t>();
+  for (size_t i = 0; i < row_want.size(); ++i) CHECK(static_cast<double>(row_got[i]) == row_want[i]);
   const Tensor xi = i64(ints, {2, 3, 700});
   const std::vector<double> want = naive_reduce(Reduce::Sum, xi, {1});
   const std::vector<int64_t> got = prim::reduce(Reduce::Sum, xi, {1}, false).to_vector<int64_t>();

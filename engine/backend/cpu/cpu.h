@@ -32,6 +32,12 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);  // last dim only
 Tensor layer_norm(const Tensor& x, double eps);
 
+// attention.cpp (the fused kernels of prim::attention / prim::attention_backward)
+std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                              double scale);
+std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                                       const Tensor& out, const Tensor& lse, const Tensor& dout, double scale);
+
 // batch_norm.cpp
 std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& var,

@@ -175,25 +175,6 @@ bool unary_derivative(Unary op, const Tensor& x, Tensor& y) {
   return true;
 }
 
-bool reduce(prim::Reduce op, const Tensor& x, Tensor& out_keepdim) {
-  const Shape& src = x.shape();
-  const Shape& dst = out_keepdim.shape();
-  if (!fits(src) || src == dst) return false;
-  const algorithm alg = op == prim::Reduce::Sum   ? algorithm::reduction_sum
-                        : op == prim::Reduce::Max ? algorithm::reduction_max
-                                                  : algorithm::reduction_min;
-  const std::string key =
-      fmt::format("reduce|{}|{}|{}", static_cast<int>(alg), shape_str(src), shape_str(dst));
-  const Built* b = cached(key, [&] {
-    auto pd = dnnl::reduction::primitive_desc(
-        dnnl::reduction::desc(alg, f32_desc(src), f32_desc(dst), 0.f, 0.f), cpu_engine());
-    return Built{dnnl::reduction(pd), {}};
-  });
-  if (!b) return false;
-  execute(*b, {{DNNL_ARG_SRC, wrap(f32_desc(src), x)}, {DNNL_ARG_DST, wrap(f32_desc(dst), out_keepdim)}});
-  return true;
-}
-
 bool matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, Tensor& out) {
   if (!fits(out.shape())) return false;
   const bool batched = out.dim() == 3;

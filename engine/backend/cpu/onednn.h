@@ -1,4 +1,4 @@
-// The oneDNN 2.6 fast path for f32 on the CPU: matmul, eltwise, reduction, softmax,
+// The oneDNN 2.6 fast path for f32 on the CPU: matmul, eltwise, softmax,
 // log-softmax and layer normalization. Each function returns false when oneDNN cannot take the
 // case (an op or layout it lacks, too many dims, a primitive it refuses to build); the caller then
 // runs its own loop, so oneDNN is only ever an accelerator, never the reference.
@@ -14,8 +14,6 @@ bool unary(prim::Unary op, double p, const Tensor& x, Tensor& y);
 // one vectorized pass instead of the scalar erf + exp loop (~4 % of a HOTET step); false for
 // other ops.
 bool unary_derivative(prim::Unary op, const Tensor& x, Tensor& y);
-// Reduction of x into out_keepdim, whose shape is x's with the reduced dims set to 1.
-bool reduce(prim::Reduce op, const Tensor& x, Tensor& out_keepdim);
 // out[b] = op(a[b]) @ op(b[b]); a and b are 2-D or 3-D (see prim::matmul), out is [m,n] or [B,m,n].
 bool matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b, Tensor& out);
 // Softmax or log-softmax along the wrapped `dim`.

@@ -428,11 +428,9 @@ std::vector<int64_t> non_channel_dims(const Tensor& x) {
 
 }  // namespace
 
-namespace {
-
 // q [G, m, d], k [G, n, d], v [G, n, e], key_bias [G, n] or undefined, one device and floating dtype.
-void check_attention(const char* op, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
-                     double scale) {
+void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& key_bias, double scale) {
   require_defined_same_device(op, {{"q", &q}, {"k", &k}, {"v", &v}});
   require_floating(q, op, "q");
   require_same_dtype(op, {"q", &q}, {"k", &k});
@@ -455,33 +453,20 @@ void check_attention(const char* op, const Tensor& q, const Tensor& k, const Ten
   BRENIER_CHECK(std::isfinite(scale), "{}: argument 'scale' must be finite, got {}", op, scale);
 }
 
-// scale · q kᵀ + key_bias: [G, m, n] (the composed path for devices without the fused kernels).
-Tensor attention_scores(const Tensor& q, const Tensor& k, const Tensor& key_bias, double scale) {
-  Tensor s = binary_scalar(Binary::Mul, matmul(q, k, false, true), scale);
-  if (key_bias.defined()) s = binary(Binary::Add, s, key_bias.reshape({k.size(0), 1, k.size(1)}));
-  return s;
-}
-
-}  // namespace
-
 std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                               double scale) {
-  check_attention("attention", q, k, v, key_bias, scale);
+  check_attention_arguments("attention", q, k, v, key_bias, scale);
+  BRENIER_CHECK(q.device().is_cpu(), "attention: the fused primitive runs on the host only, got {} (the attention op "
+                "composes it from matmul and softmax on other devices)", q.str());
   const profiler::OpScope profile_scope("attention", q);
-  if (q.device().is_cpu()) return cpu::attention(q, k, v, key_bias, scale);
-  // Other devices: the same values from primitives (with the [G, m, n] scores in memory).
-  const Tensor s = attention_scores(q, k, key_bias, scale);
-  const Tensor mx = reduce(prim::Reduce::Max, s, {2}, true);
-  const Tensor sum = reduce(prim::Reduce::Sum, unary(Unary::Exp, binary(Binary::Sub, s, mx)), {2}, true);
-  const Tensor lse = binary(Binary::Add, unary(Unary::Log, sum), mx);
-  const Tensor p = unary(Unary::Exp, binary(Binary::Sub, s, lse));
-  return {matmul(p, v, false, false), lse.reshape({q.size(0), q.size(1)})};
+  return cpu::attention(q, k, v, key_bias, scale);
 }
 
 std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                                        const Tensor& out, const Tensor& lse, const Tensor& dout, double scale) {
   const char* op = "attention_backward";
-  check_attention(op, q, k, v, key_bias, scale);
+  check_attention_arguments(op, q, k, v, key_bias, scale);
+  BRENIER_CHECK(q.device().is_cpu(), "{}: the fused primitive runs on the host only, got {}", op, q.str());
   require_defined_same_device(op, {{"q", &q}, {"out", &out}, {"lse", &lse}, {"dout", &dout}});
   const Shape out_shape{q.size(0), q.size(1), v.size(2)};
   BRENIER_CHECK(out.shape() == out_shape && dout.shape() == out_shape && out.dtype() == q.dtype() &&
@@ -492,15 +477,7 @@ std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const T
                 "{}: argument 'lse' must be {} [{}, {}] (the forward's second output), got {}", op,
                 dtype_name(q.dtype()), q.size(0), q.size(1), lse.str());
   const profiler::OpScope profile_scope(op, q);
-  if (q.device().is_cpu()) return cpu::attention_backward(q, k, v, key_bias, out, lse, dout, scale);
-  const Tensor p = unary(Unary::Exp, binary(Binary::Sub, attention_scores(q, k, key_bias, scale),
-                                            lse.reshape({q.size(0), q.size(1), 1})));
-  const Tensor dp = matmul(dout, v, false, true);
-  const Tensor row_dot = reduce(prim::Reduce::Sum, binary(Binary::Mul, dout, out), {2}, true);
-  const Tensor ds = binary(Binary::Mul, p, binary(Binary::Sub, dp, row_dot));
-  return {binary_scalar(Binary::Mul, matmul(ds, k, false, false), scale),
-          binary_scalar(Binary::Mul, matmul(ds, q, true, false), scale), matmul(p, dout, true, false),
-          key_bias.defined() ? reduce(prim::Reduce::Sum, ds, {1}, false) : Tensor()};
+  return cpu::attention_backward(q, k, v, key_bias, out, lse, dout, scale);
 }
 
 std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {

@@ -55,18 +55,22 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log);
 // CUDA: any dim) instead of four full-size ops; the host's other dims compose it from primitives.
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
-// Fused scaled-dot-product attention with heads folded into the batch: q [G, m, d], k [G, n, d],
-// v [G, n, e], key_bias [G, n] or undefined (0); returns {out [G, m, e], lse [G, m]} with
+// Fused scaled-dot-product attention with heads folded into the batch, on the host: q [G, m, d],
+// k [G, n, d], v [G, n, e], key_bias [G, n] or undefined (0); returns {out [G, m, e], lse [G, m]} with
 //   out[g, i] = Σ_j softmax_j(scale · q_gi·k_gj + key_bias_gj) v_gj
 // and lse[g, i] the log of that softmax's normalizer (the backward recomputes the probabilities from
-// it). The host processes query tiles whose scores stay in cache, never writing the [G, m, n]
-// matrix; other devices compose it from the primitives here.
+// it). It processes query tiles whose scores stay in cache, never writing the [G, m, n] matrix. Other
+// devices have no fused kernel yet: the attention op composes matmul and softmax there.
 std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                               double scale);
 // Its first-order backward for the output gradient dout [G, m, e], from the forward's out and lse:
 // {dq, dk, dv, dkey_bias (undefined when key_bias is)}.
 std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                                        const Tensor& out, const Tensor& lse, const Tensor& dout, double scale);
+// The argument checks of both (shapes, dtypes, one device, finite scale), for callers that compose instead.
+void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
+                               const Tensor& key_bias, double scale);
+
 // Training-mode batch normalization of x [N, C, d...] over every dim but the channel dim 1: returns
 // {y, mean, var} with mean and the biased var [C] of the batch and y = (x − mean) / sqrt(var + eps) ·
 // weight + bias (weight, bias: [C], or undefined for 1 and 0). One pass for the statistics and one

@@ -4,11 +4,27 @@
 namespace brenier {
 using namespace ops_detail;
 
+namespace {
+
+// softmax(scale · q kᵀ + key_bias) — the probabilities the fused kernel never stores.
+Var probabilities(const Var& q, const Var& k, const Var& key_bias, double scale) {
+  Var scores = matmul(q, k, false, true) * scale;
+  if (key_bias.defined()) scores = scores + unsqueeze(key_bias, 1);
+  return softmax(scores, -1);
+}
+
+}  // namespace
+
 Var attention(const Var& q, const Var& k, const Var& v, const Var& key_bias, double scale) {
   check_float_var(q, "attention", "q");
   check_var(k, "attention", "k");
   check_var(v, "attention", "v");
   const bool has_bias = key_bias.defined();
+  prim::check_attention_arguments("attention", q.data(), k.data(), v.data(), has_bias ? key_bias.data() : Tensor(),
+                                  scale);
+  // Other devices (no fused kernel yet): the composition, whose backward keeps softmax's probabilities —
+  // on a GPU fewer launches than recomputing them.
+  if (!q.device().is_cpu()) return matmul(probabilities(q, k, key_bias, scale), v);
   std::vector<Tensor> value =
       prim::attention(q.data(), k.data(), v.data(), has_bias ? key_bias.data() : Tensor(), scale);
   const Tensor lse = value[1];  // log-normalizers: the backward recomputes the probabilities from them
@@ -26,9 +42,7 @@ Var attention(const Var& q, const Var& k, const Var& v, const Var& key_bias, dou
       return grads;
     }
     // Under create_graph: the same formulas in differentiable ops, so they can be differentiated again.
-    Var scores = matmul(q, k, false, true) * scale;
-    if (has_bias) scores = scores + unsqueeze(bias, 1);
-    const Var p = softmax(scores, -1);
+    const Var p = probabilities(q, k, bias, scale);
     const Var dp = matmul(a.grad, v, false, true);
     const Var ds = p * (dp - sum(dp * p, {2}, true));
     grads = {a.needs[0] ? matmul(ds, k) * scale : Var(), a.needs[1] ? matmul(ds, q, true, false) * scale : Var(),

@@ -26,6 +26,36 @@ int64_t tile_rows(int64_t m, int64_t n, int64_t elements) {
   return std::clamp<int64_t>(elements / n, 1, std::max<int64_t>(m, 1));
 }
 
+// Width-1 heads (d = e = 1): row by row without GEMMs or buffers (attention_rows.h, narrow_*).
+template <class T>
+void narrow_forward(const T* q, const T* k, const T* v, const T* bias, T* out, T* lse, int64_t groups, int64_t m,
+                    int64_t n, T scale) {
+#pragma omp parallel for schedule(static) if (groups * m * n > kParallelThreshold)
+  for (int64_t gi = 0; gi < groups * m; ++gi) {
+    const int64_t g = gi / m;
+    const NarrowRow<T> row = narrow_attention_row(scale * q[gi], k + g * n, v + g * n, bias ? bias + g * n : nullptr, n);
+    out[gi] = row.out;
+    lse[gi] = row.lse;
+  }
+}
+
+template <class T>
+void narrow_backward(const T* q, const T* k, const T* v, const T* bias, const T* out, const T* lse, const T* dout,
+                     T* dq, T* dk, T* dv, T* dbias, int64_t groups, int64_t m, int64_t n, T scale) {
+#pragma omp parallel for schedule(static) if (groups * m * n > kParallelThreshold)
+  for (int64_t g = 0; g < groups; ++g) {
+    T* dkg = dk + g * n;
+    T* dvg = dv + g * n;
+    T* dbg = dbias ? dbias + g * n : nullptr;
+    std::fill(dkg, dkg + n, T(0));
+    std::fill(dvg, dvg + n, T(0));
+    if (dbg) std::fill(dbg, dbg + n, T(0));
+    for (int64_t i = g * m; i < (g + 1) * m; ++i)
+      dq[i] = scale * narrow_attention_backward_row(scale * q[i], lse[i], dout[i], dout[i] * out[i], k + g * n,
+                                                    v + g * n, bias ? bias + g * n : nullptr, dkg, dvg, dbg, n);
+  }
+}
+
 template <class T>
 void forward(const T* q, const T* k, const T* v, const T* bias, T* out, T* lse, int64_t groups, int64_t m,
              int64_t n, int64_t d, int64_t e, T scale) {
@@ -106,8 +136,13 @@ std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v,
   Tensor lse = Tensor::empty({groups, m}, q.dtype());
   dispatch_floating(q.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    forward<T>(q.data<T>(), k.data<T>(), v.data<T>(), key_bias.defined() ? key_bias.data<T>() : nullptr,
-               out.data<T>(), lse.data<T>(), groups, m, n, d, e, static_cast<T>(scale));
+    const T* bias = key_bias.defined() ? key_bias.data<T>() : nullptr;
+    if (d == 1 && e == 1)
+      narrow_forward<T>(q.data<T>(), k.data<T>(), v.data<T>(), bias, out.data<T>(), lse.data<T>(), groups, m, n,
+                        static_cast<T>(scale));
+    else
+      forward<T>(q.data<T>(), k.data<T>(), v.data<T>(), bias, out.data<T>(), lse.data<T>(), groups, m, n, d, e,
+                 static_cast<T>(scale));
   });
   return {out, lse};
 }
@@ -120,9 +155,14 @@ std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const T
   Tensor dbias = key_bias.defined() ? Tensor::empty(key_bias.shape(), q.dtype()) : Tensor();
   dispatch_floating(q.dtype(), [&](auto tag) {
     using T = decltype(tag);
-    backward<T>(q.data<T>(), k.data<T>(), v.data<T>(), key_bias.defined() ? key_bias.data<T>() : nullptr,
-                out.data<T>(), lse.data<T>(), dout.data<T>(), dq.data<T>(), dk.data<T>(), dv.data<T>(),
-                key_bias.defined() ? dbias.data<T>() : nullptr, groups, m, n, d, e, static_cast<T>(scale));
+    const T* bias = key_bias.defined() ? key_bias.data<T>() : nullptr;
+    T* db = key_bias.defined() ? dbias.data<T>() : nullptr;
+    if (d == 1 && e == 1)
+      narrow_backward<T>(q.data<T>(), k.data<T>(), v.data<T>(), bias, out.data<T>(), lse.data<T>(), dout.data<T>(),
+                         dq.data<T>(), dk.data<T>(), dv.data<T>(), db, groups, m, n, static_cast<T>(scale));
+    else
+      backward<T>(q.data<T>(), k.data<T>(), v.data<T>(), bias, out.data<T>(), lse.data<T>(), dout.data<T>(),
+                  dq.data<T>(), dk.data<T>(), dv.data<T>(), db, groups, m, n, d, e, static_cast<T>(scale));
   });
   return {dq, dk, dv, dbias};
 }

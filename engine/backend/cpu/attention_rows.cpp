@@ -101,6 +101,52 @@ BRENIER_INLINE void score_gradient_row_impl(const T* p, T* ds, T row_dot, T* dbi
   }
 }
 
+template <class T>
+BRENIER_INLINE NarrowRow<T> narrow_row_impl(T a, const T* k, const T* v, const T* bias, int64_t n) {
+  // Pass 1: the max score (the scores a·k_j + b_j are recomputed below rather than stored).
+  T best = a * k[0] + (bias ? bias[0] : T(0));
+  int nan = 0;
+#pragma omp simd reduction(max : best) reduction(| : nan)
+  for (int64_t j = 0; j < n; ++j) {
+    const T s = a * k[j] + (bias ? bias[j] : T(0));
+    best = s > best ? s : best;
+    nan |= s != s;
+  }
+  const T shift = nan ? std::numeric_limits<T>::quiet_NaN() : best;
+  // Pass 2: numerators, their sum and their v-weighted sum, in blocks (see softmax_numerators_impl).
+  constexpr int64_t kBlock = 256;
+  double total = 0, weighted = 0;
+  for (int64_t j0 = 0; j0 < n; j0 += kBlock) {
+    const int64_t j1 = std::min(n, j0 + kBlock);
+    T part = 0, part_v = 0;
+#pragma omp simd reduction(+ : part, part_v)
+    for (int64_t j = j0; j < j1; ++j) {
+      const T p = exp_value(a * k[j] + (bias ? bias[j] : T(0)) - shift);
+      part += p;
+      part_v += p * v[j];
+    }
+    total += static_cast<double>(part);
+    weighted += static_cast<double>(part_v);
+  }
+  return {static_cast<T>(weighted / total), static_cast<T>(static_cast<double>(shift) + std::log(total))};
+}
+
+template <class T>
+BRENIER_INLINE T narrow_backward_row_impl(T a, T lse, T go, T row_dot, const T* k, const T* v, const T* bias, T* dk,
+                                          T* dv, T* dbias, int64_t n) {
+  T dq = 0;
+#pragma omp simd reduction(+ : dq)
+  for (int64_t j = 0; j < n; ++j) {
+    const T p = exp_value(a * k[j] + (bias ? bias[j] : T(0)) - lse);
+    const T ds = p * (go * v[j] - row_dot);
+    dv[j] += p * go;
+    dk[j] += a * ds;
+    if (dbias) dbias[j] += ds;
+    dq += ds * k[j];
+  }
+  return dq;
+}
+
 BRENIER_INLINE void exp_line(float* x, int64_t n) {
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) x[i] = exp_value(x[i]);
@@ -109,6 +155,9 @@ BRENIER_INLINE void exp_line(float* x, int64_t n) {
 // The f32 entry points twice: for AVX2 + FMA and for plain x86-64, picked once by CPU features.
 struct RowKernels {
   RowSums<float> (*softmax)(float*, const float*, int64_t);
+  NarrowRow<float> (*narrow)(float, const float*, const float*, const float*, int64_t);
+  float (*narrow_backward)(float, float, float, float, const float*, const float*, const float*, float*, float*,
+                           float*, int64_t);
   void (*probabilities)(float*, const float*, float, int64_t);
   void (*score_gradient)(const float*, float*, float, float*, int64_t);
   void (*exp)(float*, int64_t);
@@ -122,6 +171,13 @@ struct RowKernels {
     score_gradient_row_impl(p, d, rd, db, n);                                                                 \
   }                                                                                                           \
   TARGET void exp(float* x, int64_t n) { exp_line(x, n); }                                                    \
+  TARGET NarrowRow<float> narrow(float a, const float* k, const float* v, const float* b, int64_t n) {          \
+    return narrow_row_impl(a, k, v, b, n);                                                                    \
+  }                                                                                                           \
+  TARGET float narrow_backward(float a, float l, float go, float rd, const float* k, const float* v,           \
+                               const float* b, float* dk, float* dv, float* db, int64_t n) {                  \
+    return narrow_backward_row_impl(a, l, go, rd, k, v, b, dk, dv, db, n);                                    \
+  }                                                                                                           \
   }
 BRENIER_DEFINE_ROW_KERNELS(avx2, __attribute__((target("avx2,fma"))))
 BRENIER_DEFINE_ROW_KERNELS(generic, )
@@ -129,8 +185,10 @@ BRENIER_DEFINE_ROW_KERNELS(generic, )
 const RowKernels& kernels() {
   static const RowKernels chosen =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
-          ? RowKernels{avx2::softmax, avx2::probabilities, avx2::score_gradient, avx2::exp}
-          : RowKernels{generic::softmax, generic::probabilities, generic::score_gradient, generic::exp};
+          ? RowKernels{avx2::softmax, avx2::narrow, avx2::narrow_backward, avx2::probabilities,
+                       avx2::score_gradient, avx2::exp}
+          : RowKernels{generic::softmax, generic::narrow, generic::narrow_backward, generic::probabilities,
+                       generic::score_gradient, generic::exp};
   return chosen;
 }
 
@@ -153,5 +211,20 @@ void score_gradient_row(const double* p, double* dscores, double row_dot, double
   score_gradient_row_impl(p, dscores, row_dot, dbias, n);
 }
 void exp_nonpositive(float* x, int64_t n) { kernels().exp(x, n); }
+NarrowRow<float> narrow_attention_row(float a, const float* k, const float* v, const float* bias, int64_t n) {
+  return kernels().narrow(a, k, v, bias, n);
+}
+NarrowRow<double> narrow_attention_row(double a, const double* k, const double* v, const double* bias, int64_t n) {
+  return narrow_row_impl(a, k, v, bias, n);
+}
+float narrow_attention_backward_row(float a, float lse, float go, float row_dot, const float* k, const float* v,
+                                    const float* bias, float* dk, float* dv, float* dbias, int64_t n) {
+  return kernels().narrow_backward(a, lse, go, row_dot, k, v, bias, dk, dv, dbias, n);
+}
+double narrow_attention_backward_row(double a, double lse, double go, double row_dot, const double* k,
+                                     const double* v, const double* bias, double* dk, double* dv, double* dbias,
+                                     int64_t n) {
+  return narrow_backward_row_impl(a, lse, go, row_dot, k, v, bias, dk, dv, dbias, n);
+}
 
 }  // namespace brenier::cpu

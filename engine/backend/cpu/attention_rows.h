@@ -25,6 +25,22 @@ void probabilities_row(double* row, const double* bias, double lse, int64_t n);
 void score_gradient_row(const float* p, float* dscores, float row_dot, float* dbias, int64_t n);
 void score_gradient_row(const double* p, double* dscores, double row_dot, double* dbias, int64_t n);
 
+// Width-1 heads (d = e = 1: HOTET's reference embedding has one head per input dimension): whole query
+// rows without GEMMs or score buffers. `a` is scale · q_i; k, v and bias (may be null) are the group's n keys.
+// Forward: returns {out_i, lse_i}. Backward: adds row i's terms to dk, dv and dbias (may be null), returns
+// Σ_j ds_j k_j (dq_i = scale times it); go = dout_i, row_dot = dout_i · out_i.
+template <class T>
+struct NarrowRow {
+  T out, lse;
+};
+NarrowRow<float> narrow_attention_row(float a, const float* k, const float* v, const float* bias, int64_t n);
+NarrowRow<double> narrow_attention_row(double a, const double* k, const double* v, const double* bias, int64_t n);
+float narrow_attention_backward_row(float a, float lse, float go, float row_dot, const float* k, const float* v,
+                                    const float* bias, float* dk, float* dv, float* dbias, int64_t n);
+double narrow_attention_backward_row(double a, double lse, double go, double row_dot, const double* k,
+                                     const double* v, const double* bias, double* dk, double* dv, double* dbias,
+                                     int64_t n);
+
 // e^x in place for x ≤ 0 (Cephes' expf scheme: x = n·ln2 + r, |r| ≤ ln2/2, e^r by a degree-7
 // polynomial, relative error ≤ 1.4 ulp on [−87, 0], tested; 2^n from the exponent bits). Below −87
 // (e^−87 ≈ 1.6e−38, the end of the f32 normal range) it gives exactly 0, which is what masked keys'

@@ -14,7 +14,8 @@
 // finite values (PointCloudTransformer zeroes them).
 //
 // Point clouds are batched as x [B, n, E] with weights w [B, n]: w ≥ 0 and Σ_j w_bj = 1 for each set.
-// Heads are folded into the batch ([B·H, n, d_h]) so each product is one batched matmul.
+// Heads are folded into the batch ([B·H, n, d_h]) and the log-weights become the engine's `attention` op's
+// per-key bias, so on the host the [B·H, m, n] probabilities are never stored (engine/ops/ops.h).
 // Parameter names follow torch.nn.MultiheadAttention (in_proj_weight/in_proj_bias, out_proj.*),
 // the layer the reference implementation uses (spec §1.3).
 #pragma once

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "engine/backend/cpu/cpu.h"
 #include "engine/backend/cpu/loops.h"
@@ -86,6 +87,28 @@ void reduce_middle(const T* x, T* out, int64_t outer, int64_t red, int64_t inner
   }
 }
 
+// The largest (is_max) or smallest of n >= 1 contiguous values, and whether any is NaN, in one vectorized
+// pass (a branch per element would not vectorize; NaN is tracked apart because max/min skip it).
+template <class T>
+std::pair<T, bool> best_in_line(const T* p, int64_t n, bool is_max) {
+  T best = p[0];
+  int nan = 0;
+  if (is_max) {
+#pragma omp simd reduction(max : best) reduction(| : nan)
+    for (int64_t i = 0; i < n; ++i) {
+      best = p[i] > best ? p[i] : best;
+      nan |= p[i] != p[i];
+    }
+  } else {
+#pragma omp simd reduction(min : best) reduction(| : nan)
+    for (int64_t i = 0; i < n; ++i) {
+      best = p[i] < best ? p[i] : best;
+      nan |= p[i] != p[i];
+    }
+  }
+  return {best, nan != 0};
+}
+
 // Reducing contiguous rows (the block is innermost): out[o] = fold of x[o, 0..red). Sums accumulate in
 // double and may reassociate within a row (simd partial sums), so they differ from reduce_middle's
 // strict order by rounding only; a shape always takes the same path, so results are reproducible.
@@ -101,22 +124,8 @@ void reduce_rows(const T* x, T* out, int64_t outer, int64_t red) {
       for (int64_t r = 0; r < red; ++r) acc += static_cast<Acc>(p[r]);
       out[o] = static_cast<T>(acc);
     } else {
-      T best = p[0];
-      int nan = 0;
-      if constexpr (Op == prim::Reduce::Max) {
-#pragma omp simd reduction(max : best) reduction(| : nan)
-        for (int64_t r = 0; r < red; ++r) {
-          best = p[r] > best ? p[r] : best;
-          nan |= p[r] != p[r];
-        }
-      } else {
-#pragma omp simd reduction(min : best) reduction(| : nan)
-        for (int64_t r = 0; r < red; ++r) {
-          best = p[r] < best ? p[r] : best;
-          nan |= p[r] != p[r];
-        }
-      }
-      out[o] = nan ? std::numeric_limits<T>::quiet_NaN() : best;
+      const auto [best, has_nan] = best_in_line(p, red, Op == prim::Reduce::Max);
+      out[o] = has_nan ? std::numeric_limits<T>::quiet_NaN() : best;
     }
   }
 }
@@ -235,21 +244,7 @@ Tensor reduce(prim::Reduce op, const Tensor& x, const std::vector<int64_t>& dims
 // 1024 x 1024 scores).
 template <class T>
 int64_t arg_best_in_line(const T* p, int64_t n, bool is_max) {
-  T best = p[0];
-  int nan = 0;
-  if (is_max) {
-#pragma omp simd reduction(max : best) reduction(| : nan)
-    for (int64_t i = 0; i < n; ++i) {
-      best = p[i] > best ? p[i] : best;
-      nan |= p[i] != p[i];
-    }
-  } else {
-#pragma omp simd reduction(min : best) reduction(| : nan)
-    for (int64_t i = 0; i < n; ++i) {
-      best = p[i] < best ? p[i] : best;
-      nan |= p[i] != p[i];
-    }
-  }
+  const auto [best, nan] = best_in_line(p, n, is_max);
   int64_t i = 0;
   if (nan)
     while (p[i] == p[i]) ++i;

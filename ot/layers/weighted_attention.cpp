@@ -78,34 +78,30 @@ Var masked_log_weights(const Var& weights) {
 
 namespace {
 
-// The attention matrices with heads folded into the batch: [B·H, m, n]. Kept 3-D on purpose: the
-// engine's broadcasting element-wise ops (softmax's backward among them) are ~250× slower on 4-D
-// tensors than on 3-D ones (measured, CPU, [8, 2, 256, 256]), so the per-key log-weights are
-// expanded to [B·H, 1, n] instead of broadcasting [B, 1, 1, n] over [B, H, m, n].
-Var folded_probabilities(const Var& q, const Var& k, const Var& key_weights, int64_t num_heads) {
+// q and k checked and split into heads folded into the batch ([B·H, ·, d]), each key's log-weight repeated
+// per head ([B·H, n]: 3-D on purpose, the engine's broadcasting ops are far slower on 4-D tensors), and the
+// 1/√d scale.
+struct FoldedHeads {
+  Var q, k, log_w;
+  double scale;
+};
+FoldedHeads fold_heads(const Var& q, const Var& k, const Var& key_weights, int64_t num_heads) {
   const char* op = "weighted_attention";
   check_qk(op, q, k, num_heads);
   check_point_weights(op, k, key_weights);
   const int64_t batch = q.size(0), n = k.size(1);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2) / num_heads));
-  // The scale and the per-key log-weights ride in the product on augmented operands,
-  // [q·scale, 1] · [k, log w]ᵀ = q·k·scale + log w: one [B·H, m, n] pass (the GEMM's output) instead of
-  // three (product, scaling, adding), and likewise in the backward. (HOTET gm-predict at D = 2: the
-  // [16, 1024, 1024] mul and add were 21 % of a step.)
   const Var log_w = reshape(
-      broadcast_to(reshape(masked_log_weights(key_weights), {batch, 1, n, 1}), {batch, num_heads, n, 1}),
-      {batch * num_heads, n, 1});
-  const Var q_heads = split_heads(q, num_heads) * scale;  // [B·H, m, d]
-  const Var ones = Var(Tensor::ones({q_heads.size(0), q_heads.size(1), 1}, q.dtype(), q.device()));
-  const Var q_aug = concat({q_heads, ones}, 2);                         // [B·H, m, d + 1]
-  const Var k_aug = concat({split_heads(k, num_heads), log_w}, 2);      // [B·H, n, d + 1]
-  return softmax(matmul(q_aug, k_aug, false, true), -1);               // [B·H, m, n]
+      broadcast_to(reshape(masked_log_weights(key_weights), {batch, 1, n}), {batch, num_heads, n}),
+      {batch * num_heads, n});
+  return {split_heads(q, num_heads), split_heads(k, num_heads), log_w,
+          1.0 / std::sqrt(static_cast<double>(q.size(2) / num_heads))};
 }
 
 }  // namespace
 
 Var weighted_attention_probabilities(const Var& q, const Var& k, const Var& key_weights, int64_t num_heads) {
-  const Var probs = folded_probabilities(q, k, key_weights, num_heads);
+  const FoldedHeads h = fold_heads(q, k, key_weights, num_heads);
+  const Var probs = softmax(matmul(h.q, h.k, false, true) * h.scale + unsqueeze(h.log_w, 1), -1);  // [B·H, m, n]
   return reshape(probs, {q.size(0), num_heads, q.size(1), k.size(1)});
 }
 
@@ -113,17 +109,10 @@ Var weighted_attention(const Var& q, const Var& k, const Var& v, const Var& key_
   BRENIER_CHECK(v.defined() && k.defined() && v.shape() == k.shape() && v.dtype() == k.dtype(),
                 "weighted_attention: argument 'v' must have the shape and dtype of 'k' ({}), got {}", describe(k),
                 describe(v));
-  const char* op = "weighted_attention";
-  check_qk(op, q, k, num_heads);
-  check_point_weights(op, k, key_weights);
-  const int64_t batch = q.size(0), n = k.size(1);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(2) / num_heads));
-  // The fused op (engine attention): the [B·H, m, n] probabilities are never stored.
-  const Var log_w = reshape(broadcast_to(reshape(masked_log_weights(key_weights), {batch, 1, n}), {batch, num_heads, n}),
-                            {batch * num_heads, n});
-  const Var heads = attention(split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads), log_w,
-                              scale);                      // [B·H, m, d]
-  return merge_heads(heads, batch, num_heads);             // [B, m, E]
+  const FoldedHeads h = fold_heads(q, k, key_weights, num_heads);
+  // The engine's fused op: on the host the [B·H, m, n] probabilities are never stored.
+  const Var heads = attention(h.q, h.k, split_heads(v, num_heads), h.log_w, h.scale);  // [B·H, m, d]
+  return merge_heads(heads, q.size(0), num_heads);                                     // [B, m, E]
 }
 
 Var weighted_self_attention(const Var& x, const Var& weights, const WeightedAttentionWeights& w,

@@ -69,6 +69,20 @@ void softmax_backward(DType dtype, const void* y, const void* g, void* out, int6
 void layer_norm(DType dtype, const void* x, void* y, int64_t rows, int64_t cols, double eps,
                 cudaStream_t s);
 
+// --- attention.cu ---------------------------------------------------------------------------
+// Fused attention (prim::attention's contract): q [G, m, d], k [G, n, d], v [G, n, e], key_bias [G, n]
+// or null, all contiguous; out [G, m, e], lse [G, m]. d, e <= kMaxAttentionWidth.
+constexpr int64_t kMaxAttentionWidth = 128;
+void attention_forward(DType dtype, const void* q, const void* k, const void* v, const void* key_bias, void* out,
+                       void* lse, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
+                       cudaStream_t s);
+// Its backward from out, lse and dout [G, m, e]: dq, dk, dv (and dkey_bias when key_bias is given), every
+// entry written; `delta` is [G, m] scratch.
+void attention_backward(DType dtype, const void* q, const void* k, const void* v, const void* key_bias,
+                        const void* out, const void* lse, const void* dout, void* delta, void* dq, void* dk, void* dv,
+                        void* dkey_bias, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
+                        cudaStream_t s);
+
 // --- batch_norm.cu --------------------------------------------------------------------------
 // Training-mode batch norm of x [rows, channels] (prim::batch_norm_train / batch_norm_backward's
 // contract); weight and bias may be null (1 and 0), dweight null when weight is. `scratch` holds

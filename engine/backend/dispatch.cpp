@@ -453,20 +453,35 @@ void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k,
   BRENIER_CHECK(std::isfinite(scale), "{}: argument 'scale' must be finite, got {}", op, scale);
 }
 
+bool has_fused_attention(const Tensor& q, const Tensor& v) {
+  if (q.device().is_cpu()) return true;
+#ifdef BRENIER_WITH_CUDA
+  if (q.device().is_cuda()) return cuda::attention_fits(q.size(-1), v.size(-1));
+#endif
+  return false;
+}
+
+namespace {
+void require_fused_attention(const char* op, const Tensor& q, const Tensor& v) {
+  BRENIER_CHECK(has_fused_attention(q, v),
+                "{}: no fused kernel for q {} and v {} on this device (CUDA: head widths d, e up to 128); the "
+                "attention op composes matmul and softmax there",
+                op, q.str(), v.str());
+}
+}  // namespace
+
 std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                               double scale) {
   check_attention_arguments("attention", q, k, v, key_bias, scale);
-  BRENIER_CHECK(q.device().is_cpu(), "attention: the fused primitive runs on the host only, got {} (the attention op "
-                "composes it from matmul and softmax on other devices)", q.str());
-  const profiler::OpScope profile_scope("attention", q);
-  return cpu::attention(q, k, v, key_bias, scale);
+  require_fused_attention("attention", q, v);
+  BRENIER_ROUTE("attention", q, attention, q, k, v, key_bias, scale);
 }
 
 std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                                        const Tensor& out, const Tensor& lse, const Tensor& dout, double scale) {
   const char* op = "attention_backward";
   check_attention_arguments(op, q, k, v, key_bias, scale);
-  BRENIER_CHECK(q.device().is_cpu(), "{}: the fused primitive runs on the host only, got {}", op, q.str());
+  require_fused_attention(op, q, v);
   require_defined_same_device(op, {{"q", &q}, {"out", &out}, {"lse", &lse}, {"dout", &dout}});
   const Shape out_shape{q.size(0), q.size(1), v.size(2)};
   BRENIER_CHECK(out.shape() == out_shape && dout.shape() == out_shape && out.dtype() == q.dtype() &&
@@ -476,8 +491,7 @@ std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const T
   BRENIER_CHECK(lse.shape() == Shape({q.size(0), q.size(1)}) && lse.dtype() == q.dtype(),
                 "{}: argument 'lse' must be {} [{}, {}] (the forward's second output), got {}", op,
                 dtype_name(q.dtype()), q.size(0), q.size(1), lse.str());
-  const profiler::OpScope profile_scope(op, q);
-  return cpu::attention_backward(q, k, v, key_bias, out, lse, dout, scale);
+  BRENIER_ROUTE(op, q, attention_backward, q, k, v, key_bias, out, lse, dout, scale);
 }
 
 std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps) {

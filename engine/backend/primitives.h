@@ -55,18 +55,21 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log);
 // CUDA: any dim) instead of four full-size ops; the host's other dims compose it from primitives.
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
-// Fused scaled-dot-product attention with heads folded into the batch, on the host: q [G, m, d],
+// Fused scaled-dot-product attention with heads folded into the batch, on the host and CUDA: q [G, m, d],
 // k [G, n, d], v [G, n, e], key_bias [G, n] or undefined (0); returns {out [G, m, e], lse [G, m]} with
 //   out[g, i] = Σ_j softmax_j(scale · q_gi·k_gj + key_bias_gj) v_gj
 // and lse[g, i] the log of that softmax's normalizer (the backward recomputes the probabilities from
-// it). It processes query tiles whose scores stay in cache, never writing the [G, m, n] matrix. Other
-// devices have no fused kernel yet: the attention op composes matmul and softmax there.
+// it). Neither backend writes the [G, m, n] score matrix: the host processes query tiles whose scores
+// stay in cache, CUDA gives a warp to each query row. CUDA takes head widths d, e up to 128
+// (has_fused_attention); the attention op composes matmul and softmax for wider heads.
 std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                               double scale);
 // Its first-order backward for the output gradient dout [G, m, e], from the forward's out and lse:
 // {dq, dk, dv, dkey_bias (undefined when key_bias is)}.
 std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                                        const Tensor& out, const Tensor& lse, const Tensor& dout, double scale);
+// Whether attention / attention_backward have a kernel for these q [G, m, d] and v [G, n, e] on their device.
+bool has_fused_attention(const Tensor& q, const Tensor& v);
 // The argument checks of both (shapes, dtypes, one device, finite scale), for callers that compose instead.
 void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k, const Tensor& v,
                                const Tensor& key_bias, double scale);

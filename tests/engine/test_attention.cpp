@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "engine/backend/cpu/attention_rows.h"
@@ -85,17 +86,18 @@ TEST_CASE("attention: the fused op equals softmax(q kᵀ scale + bias) v, values
     }
 }
 
-TEST_CASE("attention: a key with bias -1e30 is removed exactly; NaN is not hidden") {
+TEST_CASE("attention: a key with bias -1e30 or -inf (weight 0) is removed exactly; NaN is not hidden") {
   for (DType dtype : {DType::F64, DType::F32})
-  for (int64_t width : {3, 1}) {  // tiled heads and width-1 heads (the row-by-row path)
-    INFO(dtype_name(dtype), " width ", width);
+  for (int64_t width : {3, 1})  // tiled heads and width-1 heads (the row-by-row path)
+  for (double mask : {-1e30, -std::numeric_limits<double>::infinity()}) {
+    INFO(dtype_name(dtype), " width ", width, " mask ", mask);
     AttentionInputs in = random_inputs(2, 5, 6, width, width == 3 ? 2 : 1, dtype, 3);
-    // Keys 1 and 4 of set 0 masked: the result must equal attention over the other four keys.
+    // Keys 0, 1 and 4 of set 0 masked: the result must equal attention over the other three keys.
     std::vector<double> b = in.bias.data().to(DType::F64).to_vector<double>();
-    b[1] = b[4] = -1e30;
+    b[0] = b[1] = b[4] = mask;
     in.bias = Var(Tensor::from_vector(b, {2, 6}).to(dtype), true);
     const Var out = attention(in.q, in.k, in.v, in.bias, 0.5);
-    const Tensor keep = Tensor::from_vector<int64_t>({0, 2, 3, 5}, {4});
+    const Tensor keep = Tensor::from_vector<int64_t>({2, 3, 5}, {3});
     AttentionInputs kept{slice(in.q, 0, 0, 1), index_select(slice(in.k, 0, 0, 1), 1, keep),
                          index_select(slice(in.v, 0, 0, 1), 1, keep), index_select(slice(in.bias, 0, 0, 1), 1, keep)};
     CHECK(relative_error(slice(out, 0, 0, 1), attention(kept.q, kept.k, kept.v, kept.bias, 0.5)) <
@@ -103,7 +105,7 @@ TEST_CASE("attention: a key with bias -1e30 is removed exactly; NaN is not hidde
     // The masked keys get exactly zero gradient.
     const std::vector<Var> g = autograd::grad({sum(square(out))}, {in.k, in.v, in.bias});
     for (const Var& t : g)
-      for (int64_t key : {1, 4}) CHECK(max(abs(slice(slice(t, 0, 0, 1), 1, key, key + 1))).item() == 0.0);
+      for (int64_t key : {0, 1, 4}) CHECK(max(abs(slice(slice(t, 0, 0, 1), 1, key, key + 1))).item() == 0.0);
     // A NaN query turns its own row NaN and leaves the others finite.
     std::vector<double> qv = in.q.data().to(DType::F64).to_vector<double>();
     qv[3 * width] = NAN;  // set 0, query 3

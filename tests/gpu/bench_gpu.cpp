@@ -6,9 +6,10 @@
 // Deviation from WORKLOADS.md, stated: the data are single Gaussians, not 3-component mixtures
 // (the step's cost does not depend on the distribution). The last column is the same step with its
 // forward + backward replayed from a CudaGraph and Adam + the projection eager (-1: capture refused,
-// with the reason printed above the table's row).
+// with the reason printed above the table's row). Then attention forward + backward, fused vs composed.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -123,6 +124,23 @@ double p2_ms(int64_t dim, Device device, int reps, bool graphed = false) {
   });
 }
 
+// Attention forward + first-order backward at HOTET's shapes (q, k, v [groups, n, width], no bias): the fused
+// op (kernels/attention.cu on CUDA) or the composition it replaces (cuBLAS + softmax, the [groups, n, n]
+// probabilities written and reread).
+double attention_ms(int64_t groups, int64_t n, int64_t width, bool fused, Device device, int reps) {
+  Generator gen(4);
+  const Tensor q = gen.normal({groups, n, width}).to(device), k = gen.normal({groups, n, width}).to(device);
+  const Tensor v = gen.normal({groups, n, width}).to(device);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(width));
+  return median_ms(device, 3, reps, [&] {
+    autograd::Tape tape;
+    Var qv(q, true), kv(k, true), vv(v, true);
+    Var out = fused ? attention(qv, kv, vv, Var(), scale)
+                    : matmul(softmax(matmul(qv, kv, false, true) * scale, -1), vv);
+    sum(out).backward();
+  });
+}
+
 double gemm_tflops(int64_t n, DType t, bool tf32, Device device) {
   Generator gen(3);
   const Tensor a = gen.normal({n, n}, 0, 1, t).to(device), b = gen.normal({n, n}, 0, 1, t).to(device);
@@ -148,6 +166,17 @@ int main() {
   for (int64_t dim : {2, 16, 64}) {
     const double c = p2_ms(dim, Device::cpu(), 5), g = p2_ms(dim, gpu, 30), gg = p2_ms(dim, gpu, 30, true);
     std::printf("| P2 MMv2 dim %ld | %.3f | %.3f | %.1fx | %.3f |\n", static_cast<long>(dim), c, g, c / g, gg);
+  }
+  std::printf("\n| attention fwd + bwd, groups x points x width | cpu fused ms | cuda composed ms | cuda fused ms |\n"
+              "|---|---|---|---|\n");
+  // gm-predict D = 2 (8 sets x 2 width-1 heads x 256 points); w2b D = 64 (64 width-1 heads x 1024); P3's heads.
+  const int64_t shapes[][3] = {{16, 256, 1}, {64, 1024, 1}, {32, 1024, 16}, {32, 1024, 32}};
+  for (const auto& s : shapes) {
+    const double c = attention_ms(s[0], s[1], s[2], true, Device::cpu(), 3);
+    const double composed = attention_ms(s[0], s[1], s[2], false, gpu, 20);
+    const double fused = attention_ms(s[0], s[1], s[2], true, gpu, 20);
+    std::printf("| %ld x %ld x %ld | %.3f | %.3f | %.3f |\n", static_cast<long>(s[0]), static_cast<long>(s[1]),
+                static_cast<long>(s[2]), c, composed, fused);
   }
   std::printf("\n| GEMM 4096^3 | TFLOP/s |\n|---|---|\n");
   std::printf("| f32, TF32 off | %.1f |\n", gemm_tflops(4096, DType::F32, false, gpu));

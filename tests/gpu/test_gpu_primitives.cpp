@@ -3,10 +3,13 @@
 // paths, block and thread reductions, long softmax lines, batched and transposed GEMMs, repeated
 // scatter indices). The enumerations are walked until unary_name/binary_name stop naming an op, so
 // a new Unary or Binary without a GPU path fails here: this is the coverage test of the kernels.
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 
 #include "engine/backend/primitives.h"
+#include "engine/ops/ops.h"
 #include "engine/profiler.h"
 #include "gpu_support.h"
 
@@ -231,6 +234,59 @@ TEST_CASE("gpu primitives: softmax, log_softmax, softmax_backward (any dim, long
       same(prim::layer_norm(x, 1e-5), prim::layer_norm(on_gpu(x), 1e-5), "layer_norm " + shape_str(shape));
     }
   }
+}
+
+TEST_CASE("gpu primitives: fused attention and its backward (key and query chunks, widths 1 to 128, masks)" *
+          gpu_only()) {
+  struct Case {
+    int64_t groups, m, n, d, e;
+    bool bias;
+  };
+  // Width-1 heads over several 32-key chunks with masked keys (−1e30 and −∞); widths across the 32-channel slots; the widest
+  // the kernel takes; a single key.
+  const Case cases[] = {{3, 37, 70, 1, 1, true}, {2, 5, 33, 16, 40, false}, {2, 9, 31, 33, 64, true},
+                        {1, 64, 65, 128, 128, true}, {2, 1, 1, 3, 2, false}};
+  for (DType t : kFloating) {
+    for (const Case& c : cases) {
+      const std::string what = std::string(dtype_name(t)) + " G " + std::to_string(c.groups) + " m " +
+                               std::to_string(c.m) + " n " + std::to_string(c.n) + " d " + std::to_string(c.d) +
+                               " e " + std::to_string(c.e);
+      CAPTURE(what);
+      const Tensor q = random_tensor({c.groups, c.m, c.d}, 31, t), k = random_tensor({c.groups, c.n, c.d}, 32, t);
+      const Tensor v = random_tensor({c.groups, c.n, c.e}, 33, t);
+      Tensor bias;
+      if (c.bias) {
+        std::vector<double> b = random_tensor({c.groups, c.n}, 34, DType::F64).to_vector<double>();
+        for (size_t i = 0; i < b.size(); i += 5) b[i] = -1e30;  // masked keys (HOTET's padding)
+        // Group 0 starts with keys of weight 0 (bias log 0 = −∞) past the first 32-key chunk.
+        for (int64_t j = 0; j < std::min<int64_t>(c.n - 1, 40); ++j) b[static_cast<size_t>(j)] = -INFINITY;
+        bias = Tensor::from_vector(b, {c.groups, c.n}).to(t);
+      }
+      const double scale = 1.0 / std::sqrt(static_cast<double>(c.d));
+      const std::vector<Tensor> cpu = prim::attention(q, k, v, bias, scale);
+      const std::vector<Tensor> gpu =
+          prim::attention(on_gpu(q), on_gpu(k), on_gpu(v), bias.defined() ? on_gpu(bias) : Tensor(), scale);
+      same(cpu[0], gpu[0], "attention out " + what);
+      same(cpu[1], gpu[1], "attention lse " + what);
+      const Tensor dout = random_tensor(cpu[0].shape(), 35, t);
+      const std::vector<Tensor> cpu_grads = prim::attention_backward(q, k, v, bias, cpu[0], cpu[1], dout, scale);
+      const std::vector<Tensor> gpu_grads =
+          prim::attention_backward(on_gpu(q), on_gpu(k), on_gpu(v), bias.defined() ? on_gpu(bias) : Tensor(),
+                                   on_gpu(cpu[0]), on_gpu(cpu[1]), on_gpu(dout), scale);
+      const char* names[] = {"dq", "dk", "dv", "dkey_bias"};
+      for (size_t i = 0; i < 3; ++i) same(cpu_grads[i], gpu_grads[i], std::string(names[i]) + " " + what);
+      CHECK(gpu_grads[3].defined() == c.bias);
+      if (c.bias) same(cpu_grads[3], gpu_grads[3], "dkey_bias " + what);
+    }
+  }
+  // Wider heads have no kernel: the primitive says so, and the op composes matmul and softmax instead.
+  const Tensor q = random_tensor({1, 4, 129}, 36, DType::F64), v = random_tensor({1, 3, 2}, 37, DType::F64);
+  const Tensor k = random_tensor({1, 3, 129}, 38, DType::F64);
+  CHECK(prim::has_fused_attention(q, v));
+  CHECK_FALSE(prim::has_fused_attention(on_gpu(q), on_gpu(v)));
+  CHECK_THROWS_AS(prim::attention(on_gpu(q), on_gpu(k), on_gpu(v), Tensor(), 0.1), Error);
+  same(attention(Var(q), Var(k), Var(v), Var(), 0.1).data(),
+       attention(Var(on_gpu(q)), Var(on_gpu(k)), Var(on_gpu(v)), Var(), 0.1).data(), "composed attention, d = 129");
 }
 
 TEST_CASE("gpu primitives: batch_norm_train / batch_norm_backward (fused on both for [N, C], composed on CUDA else)" *

@@ -32,6 +32,14 @@ Tensor softmax(const Tensor& x, int64_t dim, bool log);
 Tensor softmax_backward(const Tensor& y, const Tensor& g, int64_t dim);
 Tensor layer_norm(const Tensor& x, double eps);
 
+// attention.cpp (kernels/attention.cu): heads of widths d, e <= kernels::kMaxAttentionWidth, which
+// attention_fits says (the attention op composes wider heads)
+bool attention_fits(int64_t d, int64_t e);
+std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                              double scale);
+std::vector<Tensor> attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
+                                       const Tensor& out, const Tensor& lse, const Tensor& dout, double scale);
+
 // batch_norm.cpp: x [rows, channels] only (dispatch composes the other shapes)
 std::vector<Tensor> batch_norm_train(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps);
 std::vector<Tensor> batch_norm_backward(const Tensor& g, const Tensor& x, const Tensor& mean, const Tensor& var,

@@ -1,0 +1,252 @@
+// Fused scaled-dot-product attention (prim::attention / prim::attention_backward; the host plan is
+// engine/backend/cpu/attention.cpp). Composed from cuBLAS GEMMs and softmax, attention writes and rereads
+// the [G, m, n] score matrix several times and launches ~10 kernels per call; here the scores live only
+// in registers. One warp owns one query row (forward, dq) or one key row (dk, dv, dkey_bias): its lanes
+// take 32 keys (queries) at a time, each lane computes one score, and the chunk's probabilities are
+// broadcast across the warp with shuffles while every lane accumulates its own output channels
+// (channel c in lane c % 32, slot c / 32). The forward keeps a running max and normalizer (online
+// softmax); the backward recomputes probabilities from the saved log-normalizers, as FlashAttention does.
+// Widths d and e up to kMaxAttentionWidth (launch.cuh); the attention op composes wider heads.
+#include <type_traits>
+
+#include "kernels/common.cuh"
+
+namespace brenier::kernels {
+namespace {
+
+constexpr int kWarp = 32;
+constexpr int kWarpsPerBlock = 4;
+constexpr unsigned kAllLanes = 0xffffffffu;
+constexpr int kMaxSlots = static_cast<int>(kMaxAttentionWidth / kWarp);
+static_assert(kMaxAttentionWidth % kWarp == 0, "kMaxAttentionWidth: whole warps of channels");
+
+__device__ inline float exp_of(float x) { return expf(x); }
+__device__ inline double exp_of(double x) { return exp(x); }
+__device__ inline float log_of(float x) { return logf(x); }
+__device__ inline double log_of(double x) { return log(x); }
+// A NaN score makes the row's max NaN, so NaN queries give NaN rows as on the host.
+template <class T>
+__device__ inline T max_of(T a, T b) {
+  return a > b || a != a ? a : b;
+}
+
+template <class T>
+__device__ T warp_sum(T v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(kAllLanes, v, offset);
+  return v;
+}
+template <class T>
+__device__ T warp_max(T v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) v = max_of(v, __shfl_xor_sync(kAllLanes, v, offset));
+  return v;
+}
+
+template <class T>
+__device__ T dot(const T* a, const T* b, int64_t len) {
+  T s = 0;
+  for (int64_t t = 0; t < len; ++t) s += a[t] * b[t];
+  return s;
+}
+
+// The warps of a grid-stride loop over `rows` rows, kWarpsPerBlock per block.
+#define BRENIER_WARP_ROWS(row, rows)                                                                    \
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp; row < (rows); \
+       row += static_cast<int64_t>(gridDim.x) * kWarpsPerBlock)
+
+// out[g, i] = Σ_j softmax_j(scale q_gi·k_gj + bias_gj) v_gj and lse[g, i], one warp per query row (g, i).
+template <class T, int S>
+__global__ void attention_forward_kernel(const T* q, const T* k, const T* v, const T* bias, T* out, T* lse,
+                                         int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, T scale) {
+  const int lane = threadIdx.x % kWarp;
+  BRENIER_WARP_ROWS(row, groups * m) {
+    const int64_t g = row / m;
+    const T* qi = q + row * d;
+    const T* kg = k + g * n * d;
+    const T* vg = v + g * n * e;
+    const T* bg = bias ? bias + g * n : nullptr;
+    T run_max = -INFINITY, norm = 0, acc[S];
+    for (int c = 0; c < S; ++c) acc[c] = 0;
+    for (int64_t j0 = 0; j0 < n; j0 += kWarp) {
+      const int64_t j = j0 + lane;
+      const T s = j < n ? scale * dot(qi, kg + j * d, d) + (bg ? bg[j] : T(0)) : T(-INFINITY);
+      const T new_max = max_of(run_max, warp_max(s));
+      // While every score so far is −∞ (keys masked with log 0) nothing has been accumulated; afterwards
+      // rescale is 0 on the first finite chunk (run_max = −∞).
+      const bool none_yet = new_max == T(-INFINITY);
+      const T rescale = none_yet ? T(1) : exp_of(run_max - new_max);
+      const T p = j < n && !none_yet ? exp_of(s - new_max) : T(0);
+      norm = norm * rescale + warp_sum(p);
+      for (int c = 0; c < S; ++c) acc[c] *= rescale;
+      const int keys = static_cast<int>(n - j0 < kWarp ? n - j0 : kWarp);
+      for (int jj = 0; jj < keys; ++jj) {
+        const T pj = __shfl_sync(kAllLanes, p, jj);
+        const T* vj = vg + (j0 + jj) * e;
+        for (int c = 0; c < S; ++c) {
+          const int64_t ch = lane + c * kWarp;
+          if (ch < e) acc[c] += pj * vj[ch];
+        }
+      }
+      run_max = new_max;
+    }
+    for (int c = 0; c < S; ++c) {
+      const int64_t ch = lane + c * kWarp;
+      if (ch < e) out[row * e + ch] = acc[c] / norm;
+    }
+    if (lane == 0) lse[row] = run_max + log_of(norm);
+  }
+}
+
+// dq[g, i] = scale Σ_j ds_gij k_gj with ds = p (dout_gi·v_gj − δ_gi), δ_gi = dout_gi·out_gi (written to
+// `delta` for the key-side kernel); one warp per query row.
+template <class T, int S>
+__global__ void attention_dq_kernel(const T* q, const T* k, const T* v, const T* bias, const T* out, const T* lse,
+                                    const T* dout, T* dq, T* delta, int64_t groups, int64_t m, int64_t n, int64_t d,
+                                    int64_t e, T scale) {
+  const int lane = threadIdx.x % kWarp;
+  BRENIER_WARP_ROWS(row, groups * m) {
+    const int64_t g = row / m;
+    const T* qi = q + row * d;
+    const T* gi = dout + row * e;
+    const T* kg = k + g * n * d;
+    const T* vg = v + g * n * e;
+    const T* bg = bias ? bias + g * n : nullptr;
+    T part = 0;
+    for (int64_t ch = lane; ch < e; ch += kWarp) part += gi[ch] * out[row * e + ch];
+    const T delta_i = warp_sum(part), lse_i = lse[row];
+    if (lane == 0) delta[row] = delta_i;
+    T acc[S];
+    for (int c = 0; c < S; ++c) acc[c] = 0;
+    for (int64_t j0 = 0; j0 < n; j0 += kWarp) {
+      const int64_t j = j0 + lane;
+      T ds = 0;
+      if (j < n) {
+        const T p = exp_of(scale * dot(qi, kg + j * d, d) + (bg ? bg[j] : T(0)) - lse_i);
+        ds = p * (dot(gi, vg + j * e, e) - delta_i);
+      }
+      const int keys = static_cast<int>(n - j0 < kWarp ? n - j0 : kWarp);
+      for (int jj = 0; jj < keys; ++jj) {
+        const T dsj = __shfl_sync(kAllLanes, ds, jj);
+        const T* kj = kg + (j0 + jj) * d;
+        for (int c = 0; c < S; ++c) {
+          const int64_t t = lane + c * kWarp;
+          if (t < d) acc[c] += dsj * kj[t];
+        }
+      }
+    }
+    for (int c = 0; c < S; ++c) {
+      const int64_t t = lane + c * kWarp;
+      if (t < d) dq[row * d + t] = scale * acc[c];
+    }
+  }
+}
+
+// dk[g, j] = scale Σ_i ds_gij q_gi, dv[g, j] = Σ_i p_gij dout_gi, dbias[g, j] = Σ_i ds_gij; one warp per
+// key row (g, j), after attention_dq_kernel has written δ.
+template <class T, int S>
+__global__ void attention_dkv_kernel(const T* q, const T* k, const T* v, const T* bias, const T* lse,
+                                     const T* dout, const T* delta, T* dk, T* dv, T* dbias, int64_t groups,
+                                     int64_t m, int64_t n, int64_t d, int64_t e, T scale) {
+  const int lane = threadIdx.x % kWarp;
+  BRENIER_WARP_ROWS(key, groups * n) {
+    const int64_t g = key / n;
+    const T* kj = k + key * d;
+    const T* vj = v + key * e;
+    const T bj = bias ? bias[key] : T(0);
+    const T* qg = q + g * m * d;
+    const T* gg = dout + g * m * e;
+    T acc_k[S], acc_v[S], bias_part = 0;
+    for (int c = 0; c < S; ++c) acc_k[c] = acc_v[c] = 0;
+    for (int64_t i0 = 0; i0 < m; i0 += kWarp) {
+      const int64_t i = i0 + lane;
+      T p = 0, ds = 0;
+      if (i < m) {
+        p = exp_of(scale * dot(qg + i * d, kj, d) + bj - lse[g * m + i]);
+        ds = p * (dot(gg + i * e, vj, e) - delta[g * m + i]);
+      }
+      bias_part += ds;
+      const int queries = static_cast<int>(m - i0 < kWarp ? m - i0 : kWarp);
+      for (int ii = 0; ii < queries; ++ii) {
+        const T pi = __shfl_sync(kAllLanes, p, ii), dsi = __shfl_sync(kAllLanes, ds, ii);
+        const T* qi = qg + (i0 + ii) * d;
+        const T* gi = gg + (i0 + ii) * e;
+        for (int c = 0; c < S; ++c) {
+          const int64_t ch = lane + c * kWarp;
+          if (ch < d) acc_k[c] += dsi * qi[ch];
+          if (ch < e) acc_v[c] += pi * gi[ch];
+        }
+      }
+    }
+    for (int c = 0; c < S; ++c) {
+      const int64_t ch = lane + c * kWarp;
+      if (ch < d) dk[key * d + ch] = scale * acc_k[c];
+      if (ch < e) dv[key * e + ch] = acc_v[c];
+    }
+    const T bias_grad = warp_sum(bias_part);
+    if (dbias && lane == 0) dbias[key] = bias_grad;
+  }
+}
+
+#undef BRENIER_WARP_ROWS
+
+unsigned blocks_for_rows(int64_t rows) {
+  const int64_t blocks = (rows + kWarpsPerBlock - 1) / kWarpsPerBlock;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks > 65535 * 8 ? 65535 * 8 : blocks);
+}
+
+// Calls f(std::integral_constant<int, S>{}) for the slots that hold `width` channels (1..kMaxSlots).
+template <class F>
+void with_slots(int64_t width, F&& f) {
+  const int64_t slots = (width + kWarp - 1) / kWarp;
+  if (slots <= 1) f(std::integral_constant<int, 1>{});
+  else if (slots == 2) f(std::integral_constant<int, 2>{});
+  else if (slots == 3) f(std::integral_constant<int, 3>{});
+  else f(std::integral_constant<int, kMaxSlots>{});
+}
+
+}  // namespace
+
+void attention_forward(DType dtype, const void* q, const void* k, const void* v, const void* key_bias, void* out,
+                       void* lse, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
+                       cudaStream_t s) {
+  if (groups * m == 0) return;
+  with_floating(dtype, [&](auto t) {
+    using T = decltype(t);
+    with_slots(e, [&](auto slots) {
+      attention_forward_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
+          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+          static_cast<const T*>(key_bias), static_cast<T*>(out), static_cast<T*>(lse), groups, m, n, d, e,
+          static_cast<T>(scale));
+    });
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+void attention_backward(DType dtype, const void* q, const void* k, const void* v, const void* key_bias,
+                        const void* out, const void* lse, const void* dout, void* delta, void* dq, void* dk, void* dv,
+                        void* dkey_bias, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
+                        cudaStream_t s) {
+  if (groups * n == 0) return;
+  with_floating(dtype, [&](auto t) {
+    using T = decltype(t);
+    if (groups * m > 0) {
+      with_slots(d, [&](auto slots) {
+        attention_dq_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
+            static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+            static_cast<const T*>(key_bias), static_cast<const T*>(out), static_cast<const T*>(lse),
+            static_cast<const T*>(dout), static_cast<T*>(dq), static_cast<T*>(delta), groups, m, n, d, e,
+            static_cast<T>(scale));
+      });
+      CUDA_CHECK_LAUNCH();
+    }
+    with_slots(d > e ? d : e, [&](auto slots) {
+      attention_dkv_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * n), kWarpsPerBlock * kWarp, 0, s>>>(
+          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+          static_cast<const T*>(key_bias), static_cast<const T*>(lse), static_cast<const T*>(dout),
+          static_cast<const T*>(delta), static_cast<T*>(dk), static_cast<T*>(dv), static_cast<T*>(dkey_bias), groups,
+          m, n, d, e, static_cast<T>(scale));
+    });
+  });
+  CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace brenier::kernels

@@ -34,6 +34,8 @@ expect 2 'iters' gm-predict "${tiny[@]}" --iters abc --out "$tmp/x"
 expect 2 '--per-step: must be in \[1, --train-sources = 10\], got 20' gm-predict "${tiny[@]}" --per-step 20 --out "$tmp/x"
 expect 2 '--batch: must be >= 2' gm-predict --dim 2 --batch 1 --iters 5 --out "$tmp/x"
 expect 2 '--embed-heads: 3 does not divide' gm-predict "${tiny[@]}" --embed-heads 3 --out "$tmp/x"
+expect 2 '--lr: must be a positive number, got 0' gm-predict "${tiny[@]}" --lr 0 --out "$tmp/x"
+expect 2 '--lr: must be a positive number, got -0.001' w2b --dims 2 --lr -1e-3 --out "$tmp/x"
 expect 2 '--resume: needs --out' gm-predict "${tiny[@]}" --resume
 mkdir -p "$tmp/empty"
 expect 2 'holds no hotet run' gm-predict "${tiny[@]}" --resume --out "$tmp/empty"
@@ -64,6 +66,7 @@ first=$(scores "$run")
 
 expect 2 'already holds a run' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run"
 expect 2 'used seed 3' gm-predict "${tiny[@]}" --iters 8 --seed 4 --out "$run" --resume
+expect 2 'used convex false' gm-predict "${tiny[@]}" --iters 8 --seed 3 --convex --out "$run" --resume
 expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run" --resume
 [ "$(scores "$run")" = "$first" ] || fail "--resume re-scored as"$'\n'"$(scores "$run")"$'\n'"the first run as"$'\n'"$first"
 

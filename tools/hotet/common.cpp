@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "tools/common/device_flag.h"
@@ -45,6 +46,7 @@ void validate_common(const CommonOptions& opt) {
   BRENIER_CHECK(opt.iters >= 1, "--iters: must be >= 1, got {}", opt.iters);
   BRENIER_CHECK(opt.checkpoint_every >= 1, "--checkpoint-every: must be >= 1, got {}", opt.checkpoint_every);
   BRENIER_CHECK(opt.inner_iters >= 1, "--inner-iters: must be >= 1, got {}", opt.inner_iters);
+  BRENIER_CHECK(std::isfinite(opt.lr) && opt.lr > 0, "--lr: must be a positive number, got {}", opt.lr);
   BRENIER_CHECK(opt.embed_layers >= 1, "--embed-layers: must be >= 1, got {}", opt.embed_layers);
   BRENIER_CHECK(opt.embed_width >= 0, "--embed-width: must be >= 0 (0: the points' dimension), got {}",
                 opt.embed_width);
@@ -65,9 +67,10 @@ void validate_common(const CommonOptions& opt) {
 
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment) {
-  // "pooling" came after the first runs; those pooled before the hypernetwork.
+  // "pooling", "lr" and "convex" came after the first runs; those pooled before the hypernetwork, used
+  // Adam's lr 1e-3 and a free w_out.
   tools::prepare_run_folder("hotet", experiment, out, opt.resume, options_json, keys, {"checkpoints"},
-                            {{"pooling", "before"}});
+                            {{"pooling", "before"}, {"lr", 1e-3}, {"convex", false}});
 }
 
 double recorded_seconds(const fs::path& metrics, int64_t dim, int64_t step) {
@@ -98,7 +101,9 @@ nlohmann::json common_json(const CommonOptions& opt) {
           {"embed_heads", opt.embed_heads},
           {"embed_layers", opt.embed_layers},
           {"pooling", opt.pooling},
-          {"inner_iters", opt.inner_iters}};
+          {"inner_iters", opt.inner_iters},
+          {"lr", opt.lr},
+          {"convex", opt.convex}};
 }
 
 ot::HotetSolverConfig base_solver_config(const CommonOptions& opt, int64_t dim) {
@@ -110,6 +115,8 @@ ot::HotetSolverConfig base_solver_config(const CommonOptions& opt, int64_t dim) 
   c.embedding.num_layers = opt.embed_layers;
   c.pooling = ot::parse_hypernet_pooling(opt.pooling);
   c.inner_iters = opt.inner_iters;
+  c.lr = opt.lr;
+  c.nonnegative_final_layer = opt.convex;
   c.seed = opt.seed;
   c.device = tools::parse_device_flag(opt.device);
   return c;

@@ -251,7 +251,7 @@ void write_results(const fs::path& out, const GmOptions& opt, const std::vector<
   std::string md = fmt::format(
       "# hotet gm-predict: predicting OT maps of unseen Gaussian mixtures\n\n"
       "Status: {}. Method {}{}, {} training sources ({} per step), {} unseen test sources, {} evaluation points per "
-      "source; train scores on the first {} training sources. Seed {}.\n\n"
+      "source; train scores on the first {} training sources. Seed {}; Adam lr {}{}.\n\n"
       "L2-UVP in %, cos in [-1, 1]; our columns come from this run, the `paper` columns are the HOTET paper's "
       "published numbers (Table III: HOTET = HOTET-MMv2, first column group; Table VII: HOTET-MMB; Table III "
       "MetaOT), not ours. Table IV (no embedding, D = 64 only): fwd 82.75 ± 0.55, inv 69.42 ± 0.47.\n\n{}\n",
@@ -259,7 +259,8 @@ void write_results(const fs::path& out, const GmOptions& opt, const std::vector<
       : opt.context == "meta-ot" ? " with the Meta OT context (an MLP on the first 64 points of each sample, spec §3.3)"
                                  : "",
       opt.train_sources, opt.per_step, opt.test_sources, opt.eval_samples,
-      std::min(opt.eval_train_sources, opt.train_sources), opt.common.seed, table.to_markdown());
+      std::min(opt.eval_train_sources, opt.train_sources), opt.common.seed, opt.common.lr,
+      opt.common.convex ? "; convex potentials (output-layer weights >= 0, --convex)" : "", table.to_markdown());
   md +=
       "\n## How to read this\n\n"
       "- **Ground truth** (as the reference script): a point of source component k goes to the Bures map of "
@@ -423,7 +424,7 @@ int run_gm_predict(const GmOptions& options) {
   const nlohmann::json options_j = options_json(opt);
   prepare_run_folder(opt.common, out, options_j,
                      {"method", "seed", "batch", "per_step", "train_sources", "test_sources", "no_embedding", "context",
-                      "pretrain", "embed_width", "embed_heads", "embed_layers", "pooling", "inner_iters"},
+                      "pretrain", "embed_width", "embed_heads", "embed_layers", "pooling", "inner_iters", "lr", "convex"},
                      kExperiment);
   tools::write_json(out / "config.json", {{"tool", "hotet"}, {"experiment", kExperiment}, {"options", options_j}});
 

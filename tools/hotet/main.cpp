@@ -51,6 +51,10 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
       ->capture_default_str();
   cmd->add_option("--inner-iters", opt.inner_iters, "MMv2 inner steps on the inverse potential (§1.4: 20)")
       ->capture_default_str();
+  cmd->add_option("--lr", opt.lr, "Adam learning rate of every module (§1.6: 1e-3)")->capture_default_str();
+  cmd->add_flag("--convex", opt.convex,
+                "ReLU the generated output-layer weights too, so every generated potential is convex (the W2 "
+                "benchmark's MMv2 convexify); default: free, as the reference code");
   cmd->add_option("--checkpoint-every", opt.checkpoint_every,
                   "steps between checkpoints (and metrics.jsonl records); a resumed run continues from the last one")
       ->capture_default_str();

@@ -44,6 +44,10 @@ struct CommonOptions {
   // reference code, §1.2). Transformer context only.
   std::string pooling = "before";
   int64_t inner_iters = 20;  // MMv2 (§1.4)
+  double lr = 1e-3;          // Adam, all modules (§1.6)
+  // ReLU on the generated ψ's output-layer weights too, so every generated ψ is convex (the W2 benchmark's
+  // MMv2 convexify, §1.4); false = the reference code's free w_out (HotetSolverConfig::nonnegative_final_layer).
+  bool convex = false;
   int64_t checkpoint_every = kCheckpointEvery;
 };
 

@@ -254,7 +254,7 @@ int run_w2b(const W2bOptions& options) {
   const nlohmann::json options_j = options_json(opt);
   prepare_run_folder(opt.common, out, options_j,
                      {"method", "seed", "batch", "pretrain", "embed_width", "embed_heads", "embed_layers", "pooling",
-                      "inner_iters"},
+                      "inner_iters", "lr", "convex"},
                      kExperiment);
   tools::write_json(out / "config.json", {{"tool", "hotet"}, {"experiment", kExperiment}, {"options", options_j}});
   std::vector<DimResult> results;

@@ -40,4 +40,13 @@ double set_checked_gradients(const Var& loss, const std::vector<Var>& params, co
   return norm;
 }
 
+void check_w2_estimate(double estimate, double second_moments, const std::string& who, int64_t step,
+                       int64_t steps_done) {
+  const double bound = 2.0 * second_moments;
+  BRENIER_CHECK(std::isfinite(estimate) && std::abs(estimate) <= kRunawayFactor * (bound + 1.0),
+                "{}: training diverged at step {}: the W2² estimate {} is beyond {:g} × any coupling's cost ({:.4g}: "
+                "the potentials ran away from their conjugates); the networks are left as after step {}",
+                who, step, estimate, kRunawayFactor, bound, steps_done);
+}
+
 }  // namespace brenier::ot

@@ -371,6 +371,8 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
         const double inner = mean(sum(Var(y_inv) * Var(y), {2})).item();
         const double sq = mean(sum(square(xv), {2})).item() + mean(sum(square(Var(y)), {2})).item();
         stats.w2_estimate = sq - 2.0 * (stats.loss + inner);
+        check_w2_estimate(stats.w2_estimate, sq, fmt::format("{} ({})", kStep, name(config_.method)), step_number,
+                          steps_);
       }
       stats.grad_norm = set_gradients(loss, adam_->params(), step_number, "potential loss L_psi");
     }
@@ -444,6 +446,8 @@ HotetStepStats HotetSolver::step_w2gn(const Tensor& x, const Tensor& y, int64_t 
       const double inner = mean(sum(y_fixed * yv, {2})).item();
       const double sq = mean(sum(square(xv), {2})).item() + mean(sum(square(yv), {2})).item();
       stats.w2_estimate = sq - 2.0 * (potential_loss.item() + inner);
+      check_w2_estimate(stats.w2_estimate, sq, fmt::format("{} ({})", kStep, name(config_.method)), step_number,
+                        steps_);
     }
     std::vector<Var> params = adam_->params();
     for (const Var& p : adam_bar_->params()) params.push_back(p);

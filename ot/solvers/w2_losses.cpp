@@ -56,7 +56,7 @@ PotentialLoss mm_potential_loss(const DenseIcnnPotential& psi, const Tensor& x, 
     sq_x = mean_squared_norm(Var(x));
     sq_y = mean_squared_norm(yv);
   }
-  return {loss, sq_x + sq_y - 2.0 * (value + inner)};
+  return {loss, sq_x + sq_y - 2.0 * (value + inner), sq_x + sq_y};
 }
 
 Var mm_conjugate_loss(const DenseIcnnPotential& psi, const DenseIcnnPotential& psi_bar, const Tensor& y) {
@@ -95,7 +95,8 @@ W2gnLoss w2gn_loss(const DenseIcnnPotential& psi, const DenseIcnnPotential& psi_
   {
     NoGradGuard no_grad;
     const double inner = mean(sum(y_inv_fixed * yv, {1})).item();
-    out.w2_squared = mean_squared_norm(xv) + mean_squared_norm(yv) - 2.0 * (out.potential_loss + inner);
+    out.second_moments = mean_squared_norm(xv) + mean_squared_norm(yv);
+    out.w2_squared = out.second_moments - 2.0 * (out.potential_loss + inner);
   }
   return out;
 }

@@ -44,7 +44,8 @@ DenseIcnnPotential frozen_potential(const DenseIcnn& net);
 
 struct PotentialLoss {
   Var loss;           // L_ψ, differentiable w.r.t. ψ's weights
-  double w2_squared;  // monitoring estimate above
+  double w2_squared;      // monitoring estimate above
+  double second_moments;  // E‖x‖² + E‖y‖² of the batches (check_w2_estimate)
 };
 // x [n, D], y [m, D] and y_inv = ∇ψ̄(y) [m, D] (a fixed batch) share psi's dtype.
 PotentialLoss mm_potential_loss(const DenseIcnnPotential& psi, const Tensor& x, const Tensor& y, const Tensor& y_inv);
@@ -57,6 +58,7 @@ struct W2gnLoss {
   double potential_loss;  // L_ψ
   double cycle;           // the two cycle terms, before λ
   double w2_squared;      // monitoring estimate above
+  double second_moments;  // E‖x‖² + E‖y‖² of the batches (check_w2_estimate)
 };
 // x [n, D], y [m, D]; cycle_weight = λ ≥ 0.
 W2gnLoss w2gn_loss(const DenseIcnnPotential& psi, const DenseIcnnPotential& psi_bar, const Tensor& x, const Tensor& y,

@@ -167,6 +167,8 @@ W2StepStats W2Solver::step_mm(const Tensor& x, const Tensor& y, const Sampler& t
       PotentialLoss outer = mm_potential_loss(trainable_potential(*psi_), x, y, y_inv);
       stats.loss = outer.loss.item();
       stats.w2_estimate = outer.w2_squared;
+      check_w2_estimate(outer.w2_squared, outer.second_moments, fmt::format("{} ({})", kStep, name(config_.method)),
+                        step_number, steps_);
       stats.grad_norm = set_gradients(outer.loss, adam_->params(), step_number, "potential loss L_psi");
     }
     adam_->step();
@@ -209,6 +211,8 @@ W2StepStats W2Solver::step_w2gn(const Tensor& x, const Tensor& y, int64_t step_n
     stats.loss = loss.loss.item();
     stats.cycle = loss.cycle;
     stats.w2_estimate = loss.w2_squared;
+    check_w2_estimate(loss.w2_squared, loss.second_moments, fmt::format("{} ({})", kStep, name(config_.method)),
+                      step_number, steps_);
     stats.grad_norm = set_gradients(loss.loss, adam_->params(), step_number, "W2GN loss");
   }
   adam_->step();

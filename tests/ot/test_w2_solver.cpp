@@ -19,6 +19,7 @@
 #include "ot/metrics/l2_uvp.h"
 #include "ot/samplers/gaussian.h"
 #include "ot/solvers/w2_losses.h"
+#include "ot/solvers/checked_gradients.h"
 #include "ot/solvers/w2_solver.h"
 
 using namespace brenier;
@@ -422,6 +423,35 @@ TEST_CASE("ot: a NaN batch or a diverging loss stops W2Solver naming step and me
     CHECK(solver.transport(probe).to_vector<float>() == fwd);
     CHECK(solver.inverse_transport(probe).to_vector<float>() == inv);
   }
+}
+
+TEST_CASE("ot: a W2² estimate beyond any coupling's cost stops training as diverged (finite runaway)") {
+  // The bound: every coupling of the batches costs at most 2 (E‖x‖² + E‖y‖²).
+  CHECK_NOTHROW(check_w2_estimate(3.0, 2.0, "who", 5, 4));
+  CHECK_NOTHROW(check_w2_estimate(-kRunawayFactor * 5.0, 2.0, "who", 5, 4));
+  const std::string message = error_of([] { check_w2_estimate(3e16, 2.0, "W2Solver::step (mm)", 5, 4); });
+  CHECK(contains(message, "W2Solver::step (mm): training diverged at step 5: the W2² estimate 3e+16 is beyond"));
+  CHECK(contains(message, "left as after step 4"));
+  CHECK(contains(error_of([] { check_w2_estimate(NAN, 2.0, "who", 5, 4); }), "diverged"));
+
+  // MM at a learning rate far too high for its inner loop: ψ runs away from ψ̄'s conjugate. The step that
+  // finds it leaves the networks as after the previous one.
+  SingleThreadScope one_thread;
+  Generator probe_gen(10);
+  const Tensor probe = probe_gen.normal({10, 2});
+  W2SolverConfig config = small_config(W2Method::MM);
+  config.lr = 0.5;
+  W2Solver solver(config);
+  Feed source = make_feed(11, 0.0), target = make_feed(12, 1.0);
+  std::string error;
+  std::vector<float> before;
+  for (int i = 0; i < 200 && error.empty(); ++i) {
+    before = solver.transport(probe).to_vector<float>();
+    error = error_of([&] { solver.step(source.sampler(), target.sampler()); });
+  }
+  CHECK(contains(error, "W2Solver::step (mm): training diverged at step"));
+  CHECK(contains(error, "the W2² estimate"));  // every value was still finite (measured: step 2, -1.4e8)
+  CHECK(solver.transport(probe).to_vector<float>() == before);
 }
 
 TEST_CASE("ot: MM rolls back a step that fails in its inner loop, optimizer states included") {

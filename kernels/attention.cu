@@ -6,6 +6,9 @@
 // broadcast across the warp with shuffles while every lane accumulates its own output channels
 // (channel c in lane c % 32, slot c / 32). The forward keeps a running max and normalizer (online
 // softmax); the backward recomputes probabilities from the saved log-normalizers, as FlashAttention does.
+// Narrow heads (d, e <= kNarrow: HOTET's reference embedding has width 1) would leave most lanes idle in
+// those shuffle loops, so there every lane keeps partial sums over its own keys (queries) for all channels,
+// reduced across the warp once per row: two passes over the keys (max, then sums) instead of online softmax.
 // Widths d and e up to kMaxAttentionWidth (launch.cuh); the attention op composes wider heads.
 #include <type_traits>
 
@@ -186,6 +189,134 @@ __global__ void attention_dkv_kernel(const T* q, const T* k, const T* v, const T
   }
 }
 
+// --- narrow heads ------------------------------------------------------------------------------
+constexpr int kNarrow = 4;
+
+// scale q_i·k_j + bias_j for d <= kNarrow, q already scaled (qs).
+template <class T>
+__device__ inline T narrow_score(const T* qs, const T* kj, int64_t d, T bias) {
+  T s = bias;
+  for (int t = 0; t < kNarrow; ++t)
+    if (t < d) s += qs[t] * kj[t];
+  return s;
+}
+
+template <class T>
+__global__ void attention_forward_narrow_kernel(const T* q, const T* k, const T* v, const T* bias, T* out, T* lse,
+                                                int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e,
+                                                T scale) {
+  const int lane = threadIdx.x % kWarp;
+  BRENIER_WARP_ROWS(row, groups * m) {
+    const int64_t g = row / m;
+    const T* kg = k + g * n * d;
+    const T* vg = v + g * n * e;
+    const T* bg = bias ? bias + g * n : nullptr;
+    T qs[kNarrow];
+    for (int t = 0; t < kNarrow; ++t) qs[t] = t < d ? scale * q[row * d + t] : T(0);
+    T row_max = -INFINITY;
+    for (int64_t j = lane; j < n; j += kWarp)
+      row_max = max_of(row_max, narrow_score(qs, kg + j * d, d, bg ? bg[j] : T(0)));
+    row_max = warp_max(row_max);
+    T norm = 0, acc[kNarrow];
+    for (int c = 0; c < kNarrow; ++c) acc[c] = 0;
+    if (row_max != T(-INFINITY)) {  // every key −∞: no probabilities (0 / 0, as the host)
+      for (int64_t j = lane; j < n; j += kWarp) {
+        const T p = exp_of(narrow_score(qs, kg + j * d, d, bg ? bg[j] : T(0)) - row_max);
+        norm += p;
+        for (int c = 0; c < kNarrow; ++c)
+          if (c < e) acc[c] += p * vg[j * e + c];
+      }
+    }
+    norm = warp_sum(norm);
+    for (int c = 0; c < kNarrow; ++c) acc[c] = warp_sum(acc[c]);
+    if (lane == 0) {
+      for (int c = 0; c < kNarrow; ++c)
+        if (c < e) out[row * e + c] = acc[c] / norm;
+      lse[row] = row_max + log_of(norm);
+    }
+  }
+}
+
+template <class T>
+__global__ void attention_dq_narrow_kernel(const T* q, const T* k, const T* v, const T* bias, const T* out,
+                                           const T* lse, const T* dout, T* dq, T* delta, int64_t groups, int64_t m,
+                                           int64_t n, int64_t d, int64_t e, T scale) {
+  const int lane = threadIdx.x % kWarp;
+  BRENIER_WARP_ROWS(row, groups * m) {
+    const int64_t g = row / m;
+    const T* kg = k + g * n * d;
+    const T* vg = v + g * n * e;
+    const T* bg = bias ? bias + g * n : nullptr;
+    T qs[kNarrow], gi[kNarrow], delta_i = 0;
+    for (int t = 0; t < kNarrow; ++t) {
+      qs[t] = t < d ? scale * q[row * d + t] : T(0);
+      gi[t] = t < e ? dout[row * e + t] : T(0);
+      if (t < e) delta_i += gi[t] * out[row * e + t];
+    }
+    const T lse_i = lse[row];
+    T acc[kNarrow];
+    for (int t = 0; t < kNarrow; ++t) acc[t] = 0;
+    for (int64_t j = lane; j < n; j += kWarp) {
+      const T p = exp_of(narrow_score(qs, kg + j * d, d, bg ? bg[j] : T(0)) - lse_i);
+      T dp = 0;
+      for (int c = 0; c < kNarrow; ++c)
+        if (c < e) dp += gi[c] * vg[j * e + c];
+      const T ds = p * (dp - delta_i);
+      for (int t = 0; t < kNarrow; ++t)
+        if (t < d) acc[t] += ds * kg[j * d + t];
+    }
+    for (int t = 0; t < kNarrow; ++t) acc[t] = warp_sum(acc[t]);
+    if (lane == 0) {
+      for (int t = 0; t < kNarrow; ++t)
+        if (t < d) dq[row * d + t] = scale * acc[t];
+      delta[row] = delta_i;
+    }
+  }
+}
+
+template <class T>
+__global__ void attention_dkv_narrow_kernel(const T* q, const T* k, const T* v, const T* bias, const T* lse,
+                                            const T* dout, const T* delta, T* dk, T* dv, T* dbias, int64_t groups,
+                                            int64_t m, int64_t n, int64_t d, int64_t e, T scale) {
+  const int lane = threadIdx.x % kWarp;
+  BRENIER_WARP_ROWS(key, groups * n) {
+    const int64_t g = key / n;
+    const T bj = bias ? bias[key] : T(0);
+    T ks[kNarrow], vj[kNarrow];
+    for (int t = 0; t < kNarrow; ++t) {
+      ks[t] = t < d ? scale * k[key * d + t] : T(0);  // scale q·k = q·(scale k)
+      vj[t] = t < e ? v[key * e + t] : T(0);
+    }
+    T acc_k[kNarrow], acc_v[kNarrow], bias_grad = 0;
+    for (int t = 0; t < kNarrow; ++t) acc_k[t] = acc_v[t] = 0;
+    for (int64_t i = lane; i < m; i += kWarp) {
+      const int64_t row = g * m + i;
+      const T p = exp_of(narrow_score(ks, q + row * d, d, bj) - lse[row]);
+      T dp = 0;
+      for (int c = 0; c < kNarrow; ++c)
+        if (c < e) dp += dout[row * e + c] * vj[c];
+      const T ds = p * (dp - delta[row]);
+      bias_grad += ds;
+      for (int t = 0; t < kNarrow; ++t) {
+        if (t < d) acc_k[t] += ds * q[row * d + t];
+        if (t < e) acc_v[t] += p * dout[row * e + t];
+      }
+    }
+    for (int t = 0; t < kNarrow; ++t) {
+      acc_k[t] = warp_sum(acc_k[t]);
+      acc_v[t] = warp_sum(acc_v[t]);
+    }
+    bias_grad = warp_sum(bias_grad);
+    if (lane == 0) {
+      for (int t = 0; t < kNarrow; ++t) {
+        if (t < d) dk[key * d + t] = scale * acc_k[t];
+        if (t < e) dv[key * e + t] = acc_v[t];
+      }
+      if (dbias) dbias[key] = bias_grad;
+    }
+  }
+}
+
 #undef BRENIER_WARP_ROWS
 
 unsigned blocks_for_rows(int64_t rows) {
@@ -209,8 +340,16 @@ void attention_forward(DType dtype, const void* q, const void* k, const void* v,
                        void* lse, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
                        cudaStream_t s) {
   if (groups * m == 0) return;
+  const bool narrow = d <= kNarrow && e <= kNarrow;
   with_floating(dtype, [&](auto t) {
     using T = decltype(t);
+    if (narrow) {
+      attention_forward_narrow_kernel<T><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
+          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+          static_cast<const T*>(key_bias), static_cast<T*>(out), static_cast<T*>(lse), groups, m, n, d, e,
+          static_cast<T>(scale));
+      return;
+    }
     with_slots(e, [&](auto slots) {
       attention_forward_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
           static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
@@ -226,8 +365,25 @@ void attention_backward(DType dtype, const void* q, const void* k, const void* v
                         void* dkey_bias, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
                         cudaStream_t s) {
   if (groups * n == 0) return;
+  const bool narrow = d <= kNarrow && e <= kNarrow;
   with_floating(dtype, [&](auto t) {
     using T = decltype(t);
+    if (narrow) {
+      if (groups * m > 0) {
+        attention_dq_narrow_kernel<T><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
+            static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+            static_cast<const T*>(key_bias), static_cast<const T*>(out), static_cast<const T*>(lse),
+            static_cast<const T*>(dout), static_cast<T*>(dq), static_cast<T*>(delta), groups, m, n, d, e,
+            static_cast<T>(scale));
+        CUDA_CHECK_LAUNCH();
+      }
+      attention_dkv_narrow_kernel<T><<<blocks_for_rows(groups * n), kWarpsPerBlock * kWarp, 0, s>>>(
+          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
+          static_cast<const T*>(key_bias), static_cast<const T*>(lse), static_cast<const T*>(dout),
+          static_cast<const T*>(delta), static_cast<T*>(dk), static_cast<T*>(dv), static_cast<T*>(dkey_bias), groups,
+          m, n, d, e, static_cast<T>(scale));
+      return;
+    }
     if (groups * m > 0) {
       with_slots(d, [&](auto slots) {
         attention_dq_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(

@@ -113,11 +113,11 @@ Var batch_norm(const Var& x, const Tensor& running_mean, const Tensor& running_v
 // Scaled-dot-product attention with an additive per-key bias, heads folded into the batch:
 //   q [G, m, d], k [G, n, d], v [G, n, e], key_bias [G, n] (optional: undefined means 0) → [G, m, e],
 //   out[g, i] = Σ_j softmax_j(scale · q_gi·k_gj + key_bias_gj) v_gj.
-// Equal to softmax(scale · matmul(q, k, false, true) + unsqueeze(key_bias, 1), -1) · v, but on the host
-// fused: the [G, m, n] probabilities are never stored (the backward recomputes them; prim::attention),
-// 1.2–1.9× faster forward + backward than the composition (NOTES.md). Other devices compute the
-// composition. A key bias of −1e30 removes a key exactly. Derivatives of every order (second and
-// higher through the composition).
+// Equal to softmax(scale · matmul(q, k, false, true) + unsqueeze(key_bias, 1), -1) · v, but fused: the
+// [G, m, n] probabilities are never stored (the backward recomputes them; prim::attention); on the host
+// 1.2–1.9× faster forward + backward than the composition (NOTES.md). CUDA fuses heads up to 128 wide and
+// composes wider ones. A key bias of −1e30 or −∞ removes a key exactly. Derivatives of every order
+// (second and higher through the composition).
 Var attention(const Var& q, const Var& k, const Var& v, const Var& key_bias, double scale);
 
 // --- convolution (engine/ops/conv.cpp) ------------------------------------------------------------

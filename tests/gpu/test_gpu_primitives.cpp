@@ -242,10 +242,12 @@ TEST_CASE("gpu primitives: fused attention and its backward (key and query chunk
     int64_t groups, m, n, d, e;
     bool bias;
   };
-  // Width-1 heads over several 32-key chunks with masked keys (−1e30 and −∞); widths across the 32-channel slots; the widest
-  // the kernel takes; a single key.
-  const Case cases[] = {{3, 37, 70, 1, 1, true}, {2, 5, 33, 16, 40, false}, {2, 9, 31, 33, 64, true},
-                        {1, 64, 65, 128, 128, true}, {2, 1, 1, 3, 2, false}};
+  // Narrow heads (d, e <= 4: a lane per key) of width 1 over several 32-key chunks with masked keys (−1e30 and
+  // −∞), at the narrow limit, and with a single key; wider heads (a lane per channel) across the 32-channel
+  // slots, up to the widest the kernel takes, and just past the narrow limit.
+  const Case cases[] = {{3, 37, 70, 1, 1, true},    {2, 40, 50, 4, 4, true},   {2, 1, 1, 3, 2, false},
+                        {2, 5, 33, 16, 40, false},  {2, 9, 31, 33, 64, true},  {1, 64, 65, 128, 128, true},
+                        {2, 6, 40, 5, 1, true}};
   for (DType t : kFloating) {
     for (const Case& c : cases) {
       const std::string what = std::string(dtype_name(t)) + " G " + std::to_string(c.groups) + " m " +

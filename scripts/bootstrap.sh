@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages brenier needs (only those missing), then configures and builds.
 #   scripts/bootstrap.sh [build-dir] [extra meson options...]
+#   BOOTSTRAP_TARGETS="tests/test_engine ..." builds only those ninja targets (default: everything).
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,5 @@ if [ ! -f "$build/build.ninja" ]; then
   fi
   meson setup "$build" "${options[@]}" > /tmp/brenier-setup.log 2>&1 || { cat /tmp/brenier-setup.log; exit 1; }
 fi
-ninja -C "$build" -j"$(nproc)" | tail -n 1
+read -r -a targets <<< "${BOOTSTRAP_TARGETS:-}"
+ninja -C "$build" -j"$(nproc)" "${targets[@]}" | tail -n 1

@@ -38,5 +38,7 @@ void synchronize(Device device) {
 bool graph_capture_active(Device) { return false; }
 void set_allow_tf32(bool allow) { tf32_allowed = allow; }
 bool allow_tf32() { return tf32_allowed; }
+void set_cuda_fused_attention(bool) {}
+bool cuda_fused_attention() { return false; }
 
 }  // namespace brenier::backend

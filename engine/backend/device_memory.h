@@ -37,4 +37,11 @@ bool graph_capture_active(Device device);
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
+// The attention op on CUDA: the fused kernel (kernels/attention.cu, heads up to 128 wide) or the composition
+// of cuBLAS matmuls and softmax. The composition is the default until the fused kernel has passed its parity
+// tests on a GPU (it was written without one); set_cuda_fused_attention(true), or BRENIER_CUDA_FUSED_ATTENTION=1
+// in the environment, turns the kernel on. Host attention is always fused.
+void set_cuda_fused_attention(bool on);
+bool cuda_fused_attention();
+
 }  // namespace brenier::backend

@@ -456,7 +456,7 @@ void check_attention_arguments(const char* op, const Tensor& q, const Tensor& k,
 bool has_fused_attention(const Tensor& q, const Tensor& v) {
   if (q.device().is_cpu()) return true;
 #ifdef BRENIER_WITH_CUDA
-  if (q.device().is_cuda()) return cuda::attention_fits(q.size(-1), v.size(-1));
+  if (q.device().is_cuda()) return backend::cuda_fused_attention() && cuda::attention_fits(q.size(-1), v.size(-1));
 #endif
   return false;
 }
@@ -464,8 +464,9 @@ bool has_fused_attention(const Tensor& q, const Tensor& v) {
 namespace {
 void require_fused_attention(const char* op, const Tensor& q, const Tensor& v) {
   BRENIER_CHECK(has_fused_attention(q, v),
-                "{}: no fused kernel for q {} and v {} on this device (CUDA: head widths d, e up to 128); the "
-                "attention op composes matmul and softmax there",
+                "{}: no fused kernel for q {} and v {} on this device (CUDA: off unless "
+                "backend::set_cuda_fused_attention(true); head widths d, e up to 128); the attention op composes "
+                "matmul and softmax there",
                 op, q.str(), v.str());
 }
 }  // namespace

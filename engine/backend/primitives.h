@@ -60,8 +60,9 @@ Tensor layer_norm(const Tensor& x, double eps);
 //   out[g, i] = Σ_j softmax_j(scale · q_gi·k_gj + key_bias_gj) v_gj
 // and lse[g, i] the log of that softmax's normalizer (the backward recomputes the probabilities from
 // it). Neither backend writes the [G, m, n] score matrix: the host processes query tiles whose scores
-// stay in cache, CUDA gives a warp to each query row. CUDA takes head widths d, e up to 128
-// (has_fused_attention); the attention op composes matmul and softmax for wider heads.
+// stay in cache, CUDA gives a warp to each query row. CUDA takes head widths d, e up to 128 and only when
+// backend::set_cuda_fused_attention(true) (has_fused_attention); the attention op composes matmul and softmax
+// otherwise.
 std::vector<Tensor> attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& key_bias,
                               double scale);
 // Its first-order backward for the output gradient dout [G, m, e], from the forward's out and lse:

@@ -115,9 +115,10 @@ Var batch_norm(const Var& x, const Tensor& running_mean, const Tensor& running_v
 //   out[g, i] = Σ_j softmax_j(scale · q_gi·k_gj + key_bias_gj) v_gj.
 // Equal to softmax(scale · matmul(q, k, false, true) + unsqueeze(key_bias, 1), -1) · v, but fused: the
 // [G, m, n] probabilities are never stored (the backward recomputes them; prim::attention); on the host
-// 1.2–1.9× faster forward + backward than the composition (NOTES.md). CUDA fuses heads up to 128 wide and
-// composes wider ones. A key bias of −1e30 or −∞ removes a key exactly. Derivatives of every order
-// (second and higher through the composition).
+// 1.2–1.9× faster forward + backward than the composition (NOTES.md). CUDA composes unless
+// backend::set_cuda_fused_attention(true) (its kernel awaits a GPU run), then fuses heads up to 128 wide.
+// A key bias of −1e30 or −∞ removes a key exactly. Derivatives of every order (second and higher through
+// the composition).
 Var attention(const Var& q, const Var& k, const Var& v, const Var& key_bias, double scale);
 
 // --- convolution (engine/ops/conv.cpp) ------------------------------------------------------------

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/backend/device_memory.h"
 #include "engine/backend/primitives.h"
 #include "engine/ops/ops.h"
 #include "engine/profiler.h"
@@ -236,8 +237,16 @@ TEST_CASE("gpu primitives: softmax, log_softmax, softmax_backward (any dim, long
   }
 }
 
+// Turns the fused CUDA attention kernel on or off for a scope (backend::set_cuda_fused_attention).
+struct FusedAttentionScope {
+  bool before = backend::cuda_fused_attention();
+  explicit FusedAttentionScope(bool on) { backend::set_cuda_fused_attention(on); }
+  ~FusedAttentionScope() { backend::set_cuda_fused_attention(before); }
+};
+
 TEST_CASE("gpu primitives: fused attention and its backward (key and query chunks, widths 1 to 128, masks)" *
           gpu_only()) {
+  const FusedAttentionScope fused(true);
   struct Case {
     int64_t groups, m, n, d, e;
     bool bias;
@@ -281,7 +290,8 @@ TEST_CASE("gpu primitives: fused attention and its backward (key and query chunk
       if (c.bias) same(cpu_grads[3], gpu_grads[3], "dkey_bias " + what);
     }
   }
-  // Wider heads have no kernel: the primitive says so, and the op composes matmul and softmax instead.
+  // Wider heads have no kernel, nor has any head with the kernel switched off: the primitive says so, and the
+  // op composes matmul and softmax instead.
   const Tensor q = random_tensor({1, 4, 129}, 36, DType::F64), v = random_tensor({1, 3, 2}, 37, DType::F64);
   const Tensor k = random_tensor({1, 3, 129}, 38, DType::F64);
   CHECK(prim::has_fused_attention(q, v));
@@ -289,6 +299,10 @@ TEST_CASE("gpu primitives: fused attention and its backward (key and query chunk
   CHECK_THROWS_AS(prim::attention(on_gpu(q), on_gpu(k), on_gpu(v), Tensor(), 0.1), Error);
   same(attention(Var(q), Var(k), Var(v), Var(), 0.1).data(),
        attention(Var(on_gpu(q)), Var(on_gpu(k)), Var(on_gpu(v)), Var(), 0.1).data(), "composed attention, d = 129");
+  const Tensor narrow_q = random_tensor({2, 5, 1}, 39, DType::F32), narrow_v = random_tensor({2, 6, 1}, 40, DType::F32);
+  CHECK(prim::has_fused_attention(on_gpu(narrow_q), on_gpu(narrow_v)));
+  const FusedAttentionScope off(false);
+  CHECK_FALSE(prim::has_fused_attention(on_gpu(narrow_q), on_gpu(narrow_v)));
 }
 
 TEST_CASE("gpu primitives: batch_norm_train / batch_norm_backward (fused on both for [N, C], composed on CUDA else)" *

@@ -8,10 +8,12 @@
 // the graph's private pool and its frees go back to it, so no block the graph uses is handed to another tensor
 // between replays; blocks allocated before the capture and freed during it are held until the graph dies.
 #include <atomic>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -354,6 +356,19 @@ void synchronize(Device device) {
 
 void set_allow_tf32(bool allow) { tf32_allowed = allow; }
 bool allow_tf32() { return tf32_allowed; }
+
+namespace {
+std::atomic<int> fused_attention_setting{-1};  // -1: not decided yet (read the environment once)
+}  // namespace
+void set_cuda_fused_attention(bool on) { fused_attention_setting = on ? 1 : 0; }
+bool cuda_fused_attention() {
+  if (fused_attention_setting < 0) {
+    const char* env = std::getenv("BRENIER_CUDA_FUSED_ATTENTION");
+    int expected = -1;
+    fused_attention_setting.compare_exchange_strong(expected, env && std::string_view(env) == "1" ? 1 : 0);
+  }
+  return fused_attention_setting == 1;
+}
 
 }  // namespace backend
 }  // namespace brenier

@@ -51,6 +51,36 @@ __device__ T dot(const T* a, const T* b, int64_t len) {
   return s;
 }
 
+// Rows start .. start + 31 of `count`, those that exist.
+__device__ inline int chunk_size(int64_t count, int64_t start) {
+  return static_cast<int>(count - start < kWarp ? count - start : kWarp);
+}
+
+// acc[c] += Σ_{r < rows} w_r x[r, lane + 32 c] over the channels below `width`, where w_r is the value lane r
+// holds in `w`: a chunk of up to 32 rows of x [rows, width], weighted by per-lane values, each lane
+// accumulating its own channels.
+template <class T, int S>
+__device__ void accumulate_rows(T w, const T* x, int64_t width, int rows, T (&acc)[S]) {
+  const int lane = threadIdx.x % kWarp;
+  for (int r = 0; r < rows; ++r) {
+    const T wr = __shfl_sync(kAllLanes, w, r);
+    for (int c = 0; c < S; ++c) {
+      const int64_t ch = lane + c * kWarp;
+      if (ch < width) acc[c] += wr * x[r * width + ch];
+    }
+  }
+}
+
+// dst[lane + 32 c] = factor · acc[c] for the channels below `width`.
+template <class T, int S>
+__device__ void store_channels(const T (&acc)[S], T factor, T* dst, int64_t width) {
+  const int lane = threadIdx.x % kWarp;
+  for (int c = 0; c < S; ++c) {
+    const int64_t ch = lane + c * kWarp;
+    if (ch < width) dst[ch] = factor * acc[c];
+  }
+}
+
 // The warps of a grid-stride loop over `rows` rows, kWarpsPerBlock per block.
 #define BRENIER_WARP_ROWS(row, rows)                                                                    \
   for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp; row < (rows); \
@@ -80,21 +110,10 @@ __global__ void attention_forward_kernel(const T* q, const T* k, const T* v, con
       const T p = j < n && !none_yet ? exp_of(s - new_max) : T(0);
       norm = norm * rescale + warp_sum(p);
       for (int c = 0; c < S; ++c) acc[c] *= rescale;
-      const int keys = static_cast<int>(n - j0 < kWarp ? n - j0 : kWarp);
-      for (int jj = 0; jj < keys; ++jj) {
-        const T pj = __shfl_sync(kAllLanes, p, jj);
-        const T* vj = vg + (j0 + jj) * e;
-        for (int c = 0; c < S; ++c) {
-          const int64_t ch = lane + c * kWarp;
-          if (ch < e) acc[c] += pj * vj[ch];
-        }
-      }
+      accumulate_rows(p, vg + j0 * e, e, chunk_size(n, j0), acc);
       run_max = new_max;
     }
-    for (int c = 0; c < S; ++c) {
-      const int64_t ch = lane + c * kWarp;
-      if (ch < e) out[row * e + ch] = acc[c] / norm;
-    }
+    store_channels(acc, T(1) / norm, out + row * e, e);
     if (lane == 0) lse[row] = run_max + log_of(norm);
   }
 }
@@ -126,20 +145,9 @@ __global__ void attention_dq_kernel(const T* q, const T* k, const T* v, const T*
         const T p = exp_of(scale * dot(qi, kg + j * d, d) + (bg ? bg[j] : T(0)) - lse_i);
         ds = p * (dot(gi, vg + j * e, e) - delta_i);
       }
-      const int keys = static_cast<int>(n - j0 < kWarp ? n - j0 : kWarp);
-      for (int jj = 0; jj < keys; ++jj) {
-        const T dsj = __shfl_sync(kAllLanes, ds, jj);
-        const T* kj = kg + (j0 + jj) * d;
-        for (int c = 0; c < S; ++c) {
-          const int64_t t = lane + c * kWarp;
-          if (t < d) acc[c] += dsj * kj[t];
-        }
-      }
+      accumulate_rows(ds, kg + j0 * d, d, chunk_size(n, j0), acc);
     }
-    for (int c = 0; c < S; ++c) {
-      const int64_t t = lane + c * kWarp;
-      if (t < d) dq[row * d + t] = scale * acc[c];
-    }
+    store_channels(acc, scale, dq + row * d, d);
   }
 }
 
@@ -167,23 +175,11 @@ __global__ void attention_dkv_kernel(const T* q, const T* k, const T* v, const T
         ds = p * (dot(gg + i * e, vj, e) - delta[g * m + i]);
       }
       bias_part += ds;
-      const int queries = static_cast<int>(m - i0 < kWarp ? m - i0 : kWarp);
-      for (int ii = 0; ii < queries; ++ii) {
-        const T pi = __shfl_sync(kAllLanes, p, ii), dsi = __shfl_sync(kAllLanes, ds, ii);
-        const T* qi = qg + (i0 + ii) * d;
-        const T* gi = gg + (i0 + ii) * e;
-        for (int c = 0; c < S; ++c) {
-          const int64_t ch = lane + c * kWarp;
-          if (ch < d) acc_k[c] += dsi * qi[ch];
-          if (ch < e) acc_v[c] += pi * gi[ch];
-        }
-      }
+      accumulate_rows(ds, qg + i0 * d, d, chunk_size(m, i0), acc_k);
+      accumulate_rows(p, gg + i0 * e, e, chunk_size(m, i0), acc_v);
     }
-    for (int c = 0; c < S; ++c) {
-      const int64_t ch = lane + c * kWarp;
-      if (ch < d) dk[key * d + ch] = scale * acc_k[c];
-      if (ch < e) dv[key * e + ch] = acc_v[c];
-    }
+    store_channels(acc_k, scale, dk + key * d, d);
+    store_channels(acc_v, T(1), dv + key * e, e);
     const T bias_grad = warp_sum(bias_part);
     if (dbias && lane == 0) dbias[key] = bias_grad;
   }

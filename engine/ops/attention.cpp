@@ -22,7 +22,8 @@ Var attention(const Var& q, const Var& k, const Var& v, const Var& key_bias, dou
   const bool has_bias = key_bias.defined();
   prim::check_attention_arguments("attention", q.data(), k.data(), v.data(), has_bias ? key_bias.data() : Tensor(),
                                   scale);
-  // Heads too wide for the device's kernel: the composition, whose backward keeps softmax's probabilities.
+  // No fused kernel for these heads here (CUDA: switched off, or wider than 128): the composition, whose
+  // backward keeps softmax's probabilities.
   if (!prim::has_fused_attention(q.data(), v.data())) return matmul(probabilities(q, k, key_bias, scale), v);
   std::vector<Tensor> value =
       prim::attention(q.data(), k.data(), v.data(), has_bias ? key_bias.data() : Tensor(), scale);

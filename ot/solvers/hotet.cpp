@@ -19,6 +19,8 @@ namespace brenier::ot {
 namespace {
 
 constexpr const char* kStep = "HotetSolver::step";
+// "HotetSolver::step (<method>)": how a failed step names itself.
+std::string step_name(HotetMethod method) { return fmt::format("{} ({})", kStep, name(method)); }
 
 Var detach(const Var& v) { return v.defined() ? Var(v.data()) : Var(); }
 
@@ -269,7 +271,7 @@ Tensor HotetSolver::checked_batch(const Tensor& t, const char* which, int64_t st
 
 double HotetSolver::set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number,
                                   const char* what) {
-  const std::string who = fmt::format("{} ({})", kStep, name(config_.method));
+  const std::string who = step_name(config_.method);
   return set_checked_gradients(loss, params, who, step_number, steps_, what);
 }
 
@@ -371,8 +373,7 @@ HotetStepStats HotetSolver::step_mmv2(const Tensor& x, const Tensor& y, const st
         const double inner = mean(sum(Var(y_inv) * Var(y), {2})).item();
         const double sq = mean(sum(square(xv), {2})).item() + mean(sum(square(Var(y)), {2})).item();
         stats.w2_estimate = sq - 2.0 * (stats.loss + inner);
-        check_w2_estimate(stats.w2_estimate, sq, fmt::format("{} ({})", kStep, name(config_.method)), step_number,
-                          steps_);
+        check_w2_estimate(stats.w2_estimate, sq, step_name(config_.method), step_number, steps_);
       }
       stats.grad_norm = set_gradients(loss, adam_->params(), step_number, "potential loss L_psi");
     }
@@ -446,8 +447,7 @@ HotetStepStats HotetSolver::step_w2gn(const Tensor& x, const Tensor& y, int64_t 
       const double inner = mean(sum(y_fixed * yv, {2})).item();
       const double sq = mean(sum(square(xv), {2})).item() + mean(sum(square(yv), {2})).item();
       stats.w2_estimate = sq - 2.0 * (potential_loss.item() + inner);
-      check_w2_estimate(stats.w2_estimate, sq, fmt::format("{} ({})", kStep, name(config_.method)), step_number,
-                        steps_);
+      check_w2_estimate(stats.w2_estimate, sq, step_name(config_.method), step_number, steps_);
     }
     std::vector<Var> params = adam_->params();
     for (const Var& p : adam_bar_->params()) params.push_back(p);

@@ -22,6 +22,8 @@ namespace brenier::ot {
 namespace {
 
 constexpr const char* kStep = "W2Solver::step";
+// "W2Solver::step (<method>)": how a failed step names itself.
+std::string step_name(W2Method method) { return fmt::format("{} ({})", kStep, name(method)); }
 
 // Entries of `all` whose name starts with `prefix`, with the prefix removed.
 std::vector<Var> concat_params(const DenseIcnn& a, const DenseIcnn& b) {
@@ -127,7 +129,7 @@ Tensor W2Solver::draw(const Sampler& sampler, const char* which, int64_t step_nu
 
 double W2Solver::set_gradients(const Var& loss, const std::vector<Var>& params, int64_t step_number,
                                const char* what) {
-  const std::string who = fmt::format("{} ({})", kStep, name(config_.method));
+  const std::string who = step_name(config_.method);
   return set_checked_gradients(loss, params, who, step_number, steps_, what);
 }
 
@@ -167,8 +169,7 @@ W2StepStats W2Solver::step_mm(const Tensor& x, const Tensor& y, const Sampler& t
       PotentialLoss outer = mm_potential_loss(trainable_potential(*psi_), x, y, y_inv);
       stats.loss = outer.loss.item();
       stats.w2_estimate = outer.w2_squared;
-      check_w2_estimate(outer.w2_squared, outer.second_moments, fmt::format("{} ({})", kStep, name(config_.method)),
-                        step_number, steps_);
+      check_w2_estimate(outer.w2_squared, outer.second_moments, step_name(config_.method), step_number, steps_);
       stats.grad_norm = set_gradients(outer.loss, adam_->params(), step_number, "potential loss L_psi");
     }
     adam_->step();
@@ -211,8 +212,7 @@ W2StepStats W2Solver::step_w2gn(const Tensor& x, const Tensor& y, int64_t step_n
     stats.loss = loss.loss.item();
     stats.cycle = loss.cycle;
     stats.w2_estimate = loss.w2_squared;
-    check_w2_estimate(loss.w2_squared, loss.second_moments, fmt::format("{} ({})", kStep, name(config_.method)),
-                      step_number, steps_);
+    check_w2_estimate(loss.w2_squared, loss.second_moments, step_name(config_.method), step_number, steps_);
     stats.grad_norm = set_gradients(loss.loss, adam_->params(), step_number, "W2GN loss");
   }
   adam_->step();

@@ -332,26 +332,19 @@ void with_slots(int64_t width, F&& f) {
 
 }  // namespace
 
+// Each launcher picks the kernel (narrow, or wide with the slots the widths need), then launches it once.
 void attention_forward(DType dtype, const void* q, const void* k, const void* v, const void* key_bias, void* out,
                        void* lse, int64_t groups, int64_t m, int64_t n, int64_t d, int64_t e, double scale,
                        cudaStream_t s) {
   if (groups * m == 0) return;
-  const bool narrow = d <= kNarrow && e <= kNarrow;
   with_floating(dtype, [&](auto t) {
     using T = decltype(t);
-    if (narrow) {
-      attention_forward_narrow_kernel<T><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
-          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-          static_cast<const T*>(key_bias), static_cast<T*>(out), static_cast<T*>(lse), groups, m, n, d, e,
-          static_cast<T>(scale));
-      return;
-    }
-    with_slots(e, [&](auto slots) {
-      attention_forward_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
-          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-          static_cast<const T*>(key_bias), static_cast<T*>(out), static_cast<T*>(lse), groups, m, n, d, e,
-          static_cast<T>(scale));
-    });
+    auto kernel = attention_forward_narrow_kernel<T>;
+    if (d > kNarrow || e > kNarrow)
+      with_slots(e, [&](auto slots) { kernel = attention_forward_kernel<T, decltype(slots)::value>; });
+    kernel<<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
+        static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(key_bias),
+        static_cast<T*>(out), static_cast<T*>(lse), groups, m, n, d, e, static_cast<T>(scale));
   });
   CUDA_CHECK_LAUNCH();
 }
@@ -364,39 +357,23 @@ void attention_backward(DType dtype, const void* q, const void* k, const void* v
   const bool narrow = d <= kNarrow && e <= kNarrow;
   with_floating(dtype, [&](auto t) {
     using T = decltype(t);
-    if (narrow) {
-      if (groups * m > 0) {
-        attention_dq_narrow_kernel<T><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
-            static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-            static_cast<const T*>(key_bias), static_cast<const T*>(out), static_cast<const T*>(lse),
-            static_cast<const T*>(dout), static_cast<T*>(dq), static_cast<T*>(delta), groups, m, n, d, e,
-            static_cast<T>(scale));
-        CUDA_CHECK_LAUNCH();
-      }
-      attention_dkv_narrow_kernel<T><<<blocks_for_rows(groups * n), kWarpsPerBlock * kWarp, 0, s>>>(
-          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-          static_cast<const T*>(key_bias), static_cast<const T*>(lse), static_cast<const T*>(dout),
-          static_cast<const T*>(delta), static_cast<T*>(dk), static_cast<T*>(dv), static_cast<T*>(dkey_bias), groups,
-          m, n, d, e, static_cast<T>(scale));
-      return;
-    }
-    if (groups * m > 0) {
-      with_slots(d, [&](auto slots) {
-        attention_dq_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
-            static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-            static_cast<const T*>(key_bias), static_cast<const T*>(out), static_cast<const T*>(lse),
-            static_cast<const T*>(dout), static_cast<T*>(dq), static_cast<T*>(delta), groups, m, n, d, e,
-            static_cast<T>(scale));
-      });
+    const T *tq = static_cast<const T*>(q), *tk = static_cast<const T*>(k), *tv = static_cast<const T*>(v);
+    const T *tbias = static_cast<const T*>(key_bias), *tlse = static_cast<const T*>(lse);
+    const T* tdout = static_cast<const T*>(dout);
+    if (groups * m > 0) {  // dq, and δ for the key-side kernel
+      auto dq_kernel = attention_dq_narrow_kernel<T>;
+      if (!narrow) with_slots(d, [&](auto slots) { dq_kernel = attention_dq_kernel<T, decltype(slots)::value>; });
+      dq_kernel<<<blocks_for_rows(groups * m), kWarpsPerBlock * kWarp, 0, s>>>(
+          tq, tk, tv, tbias, static_cast<const T*>(out), tlse, tdout, static_cast<T*>(dq), static_cast<T*>(delta),
+          groups, m, n, d, e, static_cast<T>(scale));
       CUDA_CHECK_LAUNCH();
     }
-    with_slots(d > e ? d : e, [&](auto slots) {
-      attention_dkv_kernel<T, decltype(slots)::value><<<blocks_for_rows(groups * n), kWarpsPerBlock * kWarp, 0, s>>>(
-          static_cast<const T*>(q), static_cast<const T*>(k), static_cast<const T*>(v),
-          static_cast<const T*>(key_bias), static_cast<const T*>(lse), static_cast<const T*>(dout),
-          static_cast<const T*>(delta), static_cast<T*>(dk), static_cast<T*>(dv), static_cast<T*>(dkey_bias), groups,
-          m, n, d, e, static_cast<T>(scale));
-    });
+    auto dkv_kernel = attention_dkv_narrow_kernel<T>;
+    if (!narrow)
+      with_slots(d > e ? d : e, [&](auto slots) { dkv_kernel = attention_dkv_kernel<T, decltype(slots)::value>; });
+    dkv_kernel<<<blocks_for_rows(groups * n), kWarpsPerBlock * kWarp, 0, s>>>(
+        tq, tk, tv, tbias, tlse, tdout, static_cast<const T*>(delta), static_cast<T*>(dk), static_cast<T*>(dv),
+        static_cast<T*>(dkey_bias), groups, m, n, d, e, static_cast<T>(scale));
   });
   CUDA_CHECK_LAUNCH();
 }

@@ -40,6 +40,10 @@ Var uniform_weights(const Tensor& points) {
   return Var(Tensor::full({points.size(0), n}, 1.0 / static_cast<double>(n), points.dtype(), points.device()));
 }
 
+bool has_point_features(ContextModel model) {
+  return model == ContextModel::Transformer || model == ContextModel::Points;
+}
+
 // A learned constant context [1, c] (the no-embedding ablation, paper Table IV).
 class ConstantContext : public nn::Module {
  public:
@@ -84,22 +88,21 @@ struct HotetSolver::Modules : nn::Module {
   std::shared_ptr<FlattenedSetEncoder> flat_x, flat_y;
   std::shared_ptr<HyperDenseIcnn> psi, psi_bar;
 
-  const nn::Module& context_module(bool inverse) const {
-    if (inverse) return embed_y ? static_cast<const nn::Module&>(*embed_y)
-                        : context_y ? static_cast<const nn::Module&>(*context_y) : *flat_y;
-    return embed_x ? static_cast<const nn::Module&>(*embed_x)
-                   : context_x ? static_cast<const nn::Module&>(*context_x) : *flat_x;
+  // The trained context of ψ (or ψ̄ when `inverse`); null for the Points context, which has no parameters.
+  const nn::Module* context_module(bool inverse) const {
+    if (inverse) return embed_y ? static_cast<const nn::Module*>(embed_y.get())
+                        : context_y ? static_cast<const nn::Module*>(context_y.get()) : flat_y.get();
+    return embed_x ? static_cast<const nn::Module*>(embed_x.get())
+                   : context_x ? static_cast<const nn::Module*>(context_x.get()) : flat_x.get();
   }
-  std::vector<Var> forward_params() const {
-    std::vector<Var> p = psi->parameters();
-    for (const Var& v : context_module(false).parameters()) p.push_back(v);
+  std::vector<Var> params(bool inverse) const {
+    std::vector<Var> p = (inverse ? psi_bar : psi)->parameters();
+    if (const nn::Module* context = context_module(inverse))
+      for (const Var& v : context->parameters()) p.push_back(v);
     return p;
   }
-  std::vector<Var> inverse_params() const {
-    std::vector<Var> p = psi_bar->parameters();
-    for (const Var& v : context_module(true).parameters()) p.push_back(v);
-    return p;
-  }
+  std::vector<Var> forward_params() const { return params(false); }
+  std::vector<Var> inverse_params() const { return params(true); }
 };
 
 HotetMethod parse_hotet_method(std::string_view name) {
@@ -122,7 +125,9 @@ ContextModel parse_context_model(std::string_view name) {
   if (name == "transformer") return ContextModel::Transformer;
   if (name == "constant") return ContextModel::Constant;
   if (name == "meta-ot") return ContextModel::FlattenedSample;
-  throw Error(fmt::format("parse_context_model: argument 'name' must be one of transformer, constant, meta-ot, got '{}'",
+  if (name == "points") return ContextModel::Points;
+  throw Error(fmt::format(
+      "parse_context_model: argument 'name' must be one of transformer, constant, meta-ot, points, got '{}'",
                           name));
 }
 
@@ -131,6 +136,7 @@ const char* name(ContextModel model) {
     case ContextModel::Transformer: return "transformer";
     case ContextModel::Constant: return "constant";
     case ContextModel::FlattenedSample: return "meta-ot";
+    case ContextModel::Points: return "points";
   }
   return "?";
 }
@@ -167,8 +173,9 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
   config_.embedding.dim = config_.dim;
 
   const ContextModel model = config_.context_model;
-  BRENIER_CHECK(config_.pooling == HypernetPooling::BeforeHypernet || model == ContextModel::Transformer,
-                "{}: config 'pooling' after-hidden needs per-point features, i.e. context_model transformer, got {}",
+  BRENIER_CHECK(config_.pooling == HypernetPooling::BeforeHypernet || has_point_features(model),
+                "{}: config 'pooling' after-hidden needs per-point features, i.e. context_model transformer or points, "
+                "got {}",
                 op, name(model));
   if (model == ContextModel::FlattenedSample)
     BRENIER_CHECK(config_.meta_ot_points >= 1 && config_.meta_ot_context_dim >= 1,
@@ -194,7 +201,7 @@ HotetSolver::HotetSolver(HotetSolverConfig config) : config_(std::move(config)),
     } else if (model == ContextModel::Constant) {
       (tag == "x" ? m_->context_x : m_->context_y) = m_->register_module(
           "context_" + tag, std::make_shared<ConstantContext>(hyper.context_dim, gen_, config_.dtype));
-    } else {
+    } else if (model == ContextModel::FlattenedSample) {
       (tag == "x" ? m_->flat_x : m_->flat_y) = m_->register_module(
           "meta_ot_" + tag, std::make_shared<FlattenedSetEncoder>(config_.dim, config_.meta_ot_points,
                                                                   config_.meta_ot_context_dim, gen_, config_.dtype));
@@ -229,6 +236,7 @@ HotetSolver::~HotetSolver() = default;
 
 int64_t HotetSolver::context_dim() const {
   if (config_.context_model == ContextModel::FlattenedSample) return config_.meta_ot_context_dim;
+  if (config_.context_model == ContextModel::Points) return config_.dim;
   const PointCloudTransformerConfig& e = config_.embedding;
   return e.context_dim > 0 ? e.context_dim : e.model_dim > 0 ? e.model_dim : config_.dim;
 }
@@ -241,15 +249,21 @@ Var HotetSolver::context(bool inverse, const Var& points, const Var& weights) co
       return broadcast_to(value, {batch, value.size(1)});
     }
     case ContextModel::FlattenedSample: return (inverse ? m_->flat_y : m_->flat_x)->forward(points);
+    case ContextModel::Points: return weighted_mean_pool(points, weights);
     case ContextModel::Transformer: break;
   }
   return (inverse ? m_->embed_y : m_->embed_x)->embed(points, weights);
 }
 
+Var HotetSolver::point_features(bool inverse, const Var& points, const Var& weights) const {
+  if (config_.context_model == ContextModel::Points) return points;
+  return (inverse ? m_->embed_y : m_->embed_x)->forward(points, weights);
+}
+
 DenseIcnnWeights HotetSolver::generated(bool inverse, const Var& points, const Var& weights) const {
   const HyperDenseIcnn& hypernet = inverse ? *m_->psi_bar : *m_->psi;
   if (config_.pooling == HypernetPooling::AfterHidden)  // the reference's order (hyper_icnn.h)
-    return hypernet.generate_from_points((inverse ? m_->embed_y : m_->embed_x)->forward(points, weights), weights);
+    return hypernet.generate_from_points(point_features(inverse, points, weights), weights);
   return hypernet.generate(context(inverse, points, weights));
 }
 

@@ -63,15 +63,20 @@ const char* name(HotetMethod method);
 
 enum class ContextFrom { Source, Target };
 
-enum class ContextModel { Transformer, Constant, FlattenedSample };
-// "transformer" | "constant" | "meta-ot"; anything else throws, listing the choices.
+// What conditions the hypernetworks. Transformer: HOTET's embedding (§1.3). Constant: one learned context for
+// every set (the no-embedding ablation, paper Table IV). FlattenedSample: the Meta OT baseline (§3.3).
+// Points: the raw points as per-point features, no trained embedding — the reference configs'
+// `emb_method: mlp` (its D = 64 runs, §1.11) with AfterHidden pooling (a DeepSets context: the hypernet's hidden
+// layers run on each point, their mean is pooled), `emb_method: mean` with BeforeHypernet (the weighted mean point).
+enum class ContextModel { Transformer, Constant, FlattenedSample, Points };
+// "transformer" | "constant" | "meta-ot" | "points"; anything else throws, listing the choices.
 ContextModel parse_context_model(std::string_view name);
 const char* name(ContextModel model);
 
 // Where a set is pooled for the hypernetworks (hyper_icnn.h): BeforeHypernet pools the embedding into one
 // context vector, then the whole hypernet MLP runs on it (paper §III-B); AfterHidden runs the hypernet's
 // hidden layers on every point's embedding and pools their output (the reference code, spec §1.2).
-// AfterHidden needs per-point features, so only the Transformer context has it.
+// AfterHidden needs per-point features: the Transformer and Points contexts have them.
 enum class HypernetPooling { BeforeHypernet, AfterHidden };
 // "before" | "after-hidden"; anything else throws, listing the choices.
 HypernetPooling parse_hypernet_pooling(std::string_view name);
@@ -166,6 +171,8 @@ class HotetSolver {
  private:
   struct Modules;
   Var context(bool inverse, const Var& points, const Var& weights) const;
+  // Per-point features [B, n, F] for AfterHidden pooling: the embedding's rows, or the points themselves.
+  Var point_features(bool inverse, const Var& points, const Var& weights) const;
   // The generated ICNN weights of ψ (or ψ̄ when `inverse`) for the sets `points` [B, n, D], pooled as
   // config().pooling says.
   DenseIcnnWeights generated(bool inverse, const Var& points, const Var& weights) const;

@@ -81,7 +81,7 @@ grep -q '"resumed": true' "$tmp/split/results.json" || fail "the resumed run doe
 # --pooling: the reference's order (after the hypernet's hidden layers) runs and is a --resume key; a run
 # written before the option existed (no "pooling" in config.json) resumes as "before".
 expect 2 "--pooling: must be before or after-hidden, got 'max'" gm-predict "${tiny[@]}" --iters 3 --pooling max --out "$tmp/x"
-expect 2 '--pooling: after-hidden pools per-point embeddings, so it needs --context transformer' \
+expect 2 '--pooling: after-hidden pools per-point features, so it needs --context transformer or points' \
   gm-predict "${tiny[@]}" --iters 3 --pooling after-hidden --no-embedding --out "$tmp/x"
 expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 3 --pooling after-hidden --out "$tmp/after"
 grep -q '"pooling": "after-hidden"' "$tmp/after/config.json" || fail "config.json does not record --pooling"
@@ -99,6 +99,8 @@ expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run" -
 # The ablation runs and says so.
 expect 0 '' gm-predict "${tiny[@]}" --iters 3 --no-embedding --out "$tmp/noemb"
 grep -q 'without embedding' "$tmp/noemb/results.md" || fail "results.md of --no-embedding does not say so"
+expect 0 '' gm-predict "${tiny[@]}" --iters 3 --context points --pooling after-hidden --out "$tmp/points"
+grep -q 'emb_method mlp' "$tmp/points/results.md" || fail "results.md of --context points does not say so"
 expect 2 '--context: mlp not in' gm-predict "${tiny[@]}" --iters 3 --context mlp --out "$tmp/x"
 expect 2 'needs >= 64, got 32' gm-predict "${tiny[@]}" --iters 3 --context meta-ot --out "$tmp/x"
 abl=(--dim 2 --batch 64 --train-sources 6 --test-sources 2 --eval-train-sources 2 --eval-samples 64

@@ -400,3 +400,71 @@ TEST_CASE("HOTET's Meta OT context reads a fixed-size, ordered sample and trains
   CHECK(parse_context_model("meta-ot") == ContextModel::FlattenedSample);
   CHECK(has(error_of([&] { (void)parse_context_model("mlp"); }), "transformer, constant, meta-ot"));
 }
+
+TEST_CASE("HOTET's points context (the reference configs' emb_method mlp / mean): raw points, no trained embedding") {
+  Generator gen(21);
+  const Tensor x = gen.normal({2, 24, 2}, 0.0, 1.5), y = gen.normal({2, 24, 2}, 1.0, 0.5);
+  const Tensor probe = gen.normal({2, 8, 2});
+  auto max_diff = [](const std::vector<double>& a, const std::vector<double>& b) {
+    double m = 0;
+    for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(a[i] - b[i]));
+    return m;
+  };
+  // Reverses the order of every set's points.
+  auto reversed = [](const Tensor& sets) {
+    Tensor out = sets.to(DType::F32);
+    const int64_t n = sets.size(1), d = sets.size(2);
+    const std::vector<float> in = sets.to_vector<float>();
+    for (int64_t b = 0; b < sets.size(0); ++b)
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t k = 0; k < d; ++k) out.data<float>()[(b * n + i) * d + k] = in[(b * n + (n - 1 - i)) * d + k];
+    return out;
+  };
+  for (HypernetPooling pooling : {HypernetPooling::BeforeHypernet, HypernetPooling::AfterHidden}) {
+    for (HotetMethod method : {HotetMethod::MMB, HotetMethod::MMv2}) {
+      CAPTURE(name(pooling));
+      CAPTURE(name(method));
+      HotetSolverConfig c = small_config(method);
+      c.context_model = ContextModel::Points;
+      c.pooling = pooling;
+      HotetSolver solver(c);
+      CHECK(solver.context_dim() == 2);
+      const std::vector<double> base = solver.predict(x).transport(probe).to_vector<double>();
+      auto targets = [&] { return gen.normal({2, 24, 2}, 1.0, 0.5); };
+      for (int i = 0; i < 3; ++i) {
+        const HotetStepStats stats = solver.step(x, y, targets);
+        CHECK(std::isfinite(stats.loss));
+        CHECK(stats.grad_norm > 0);
+      }
+      const std::vector<double> trained = solver.predict(x).transport(probe).to_vector<double>();
+      CHECK(max_diff(trained, base) > 1e-6);
+      // A set function: the order of the points does not matter ...
+      CHECK(max_diff(solver.predict(reversed(x)).transport(probe).to_vector<double>(), trained) < 1e-5);
+      // ... and a point of weight 2/(n+1) is that point duplicated.
+      const Tensor three = gen.normal({1, 3, 2}, 0.0, 2.0);
+      const std::vector<float> p = three.to_vector<float>();
+      const Tensor four = Tensor::from_vector(std::vector<float>{p[0], p[1], p[0], p[1], p[2], p[3], p[4], p[5]}, {1, 4, 2});
+      const Tensor weights = Tensor::from_vector(std::vector<float>{0.5f, 0.25f, 0.25f}, {1, 3});
+      const Tensor one_probe = gen.normal({1, 8, 2});
+      CHECK(max_diff(solver.predict(three, weights).transport(one_probe).to_vector<double>(),
+                     solver.predict(four).transport(one_probe).to_vector<double>()) < 1e-5);
+    }
+  }
+  // Its checkpoints hold the hypernetworks only and are not interchangeable with the transformer model's.
+  HotetSolverConfig c = small_config();
+  c.context_model = ContextModel::Points;
+  c.pooling = HypernetPooling::AfterHidden;
+  HotetSolver solver(c);
+  solver.step(x, y);
+  const auto path = temp_path("points");
+  solver.save(path.string());
+  HotetSolver transformer(small_config());
+  CHECK(has(error_of([&] { transformer.load(path.string()); }), "different model"));
+  HotetSolver again(c);
+  again.load(path.string());
+  CHECK(again.predict(x).transport(probe).to_vector<double>() == solver.predict(x).transport(probe).to_vector<double>());
+  std::filesystem::remove(path);
+  CHECK(parse_context_model("points") == ContextModel::Points);
+  CHECK(std::string(name(ContextModel::Points)) == "points");
+  CHECK(has(error_of([&] { (void)parse_context_model("mlp"); }), "transformer, constant, meta-ot, points"));
+}

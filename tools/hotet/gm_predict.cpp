@@ -257,6 +257,11 @@ void write_results(const fs::path& out, const GmOptions& opt, const std::vector<
       "MetaOT), not ours. Table IV (no embedding, D = 64 only): fwd 82.75 ± 0.55, inv 69.42 ± 0.47.\n\n{}\n",
       done ? "done" : "running", opt.common.method, opt.context == "constant"  ? " without embedding (Table IV ablation: one learned constant context)"
       : opt.context == "meta-ot" ? " with the Meta OT context (an MLP on the first 64 points of each sample, spec §3.3)"
+      : opt.context == "points"  ? (opt.common.pooling == "before"
+                                        ? " with the points context (the mean point conditions the hypernetworks, no "
+                                          "trained embedding: the reference's emb_method mean)"
+                                        : " with the points context (the hypernetworks' hidden layers run on the raw "
+                                          "points, then pooled: the reference's emb_method mlp, its D = 64 config)")
                                  : "",
       opt.train_sources, opt.per_step, opt.test_sources, opt.eval_samples,
       std::min(opt.eval_train_sources, opt.train_sources), opt.common.seed, opt.common.lr,
@@ -407,8 +412,9 @@ int run_gm_predict(const GmOptions& options) {
   BRENIER_CHECK(opt.eval_train_sources >= 1, "--eval-train-sources: must be >= 1, got {}", opt.eval_train_sources);
   ot::parse_hotet_method(opt.common.method);
   ot::parse_context_model(opt.context);
-  BRENIER_CHECK(opt.common.pooling == "before" || opt.context == "transformer",
-                "--pooling: after-hidden pools per-point embeddings, so it needs --context transformer, got --context {}",
+  BRENIER_CHECK(opt.common.pooling == "before" || opt.context == "transformer" || opt.context == "points",
+                "--pooling: after-hidden pools per-point features, so it needs --context transformer or points, got "
+                "--context {}",
                 opt.context);
   if (opt.context == "meta-ot") {
     const int64_t points = ot::HotetSolverConfig{}.meta_ot_points;

@@ -1,7 +1,7 @@
 // hotet: HOTET, hypernetwork-based OT (arXiv 2504.17740, ISIT 2025; spec/algorithms.md §1), one
 // subcommand per experiment of the paper:
 //
-//   hotet gm-predict --dims 2 --out runs/gm2 [--method mmb|mmv2] [--iters 5000] [--context transformer|constant|meta-ot]
+//   hotet gm-predict --dims 2 --out runs/gm2 [--method mmb|mmv2] [--iters 5000] [--context transformer|constant|meta-ot|points]
 //   hotet ablation --dims 2 --out runs/ab2 [the gm-predict options but --context]
 //   hotet w2b --dims 2,4,8 --out runs/w2b [--method mmb|mmv2] [--iters 5000] [--resume]
 //   hotet runtime --out runs/rt [--dim 8] [--steps 5000] [--pairs-measured 3]
@@ -47,7 +47,7 @@ void add_common(CLI::App* cmd, CommonOptions& opt, std::string& dims_text, std::
   cmd->add_option("--pooling", opt.pooling,
                   "where the hypernetworks pool a set: before (the pooled embedding enters the hypernet, paper "
                   "§III-B) or after-hidden (the hypernet's hidden layers run per point and their output is pooled, "
-                  "the reference code, spec §1.2); transformer context only")
+                  "the reference code, spec §1.2); transformer or points context only")
       ->capture_default_str();
   cmd->add_option("--inner-iters", opt.inner_iters, "MMv2 inner steps on the inverse potential (§1.4: 20)")
       ->capture_default_str();
@@ -96,8 +96,10 @@ int main(int argc, char** argv) {
   bool gm_no_embedding = false;
   gm_cmd->add_option("--context", gm.context,
                      "what conditions the hypernetworks: transformer (HOTET), constant (no embedding, paper Table IV), "
-                     "meta-ot (the Meta OT baseline: an MLP on the first 64 points of the sample, spec §3.3)")
-      ->check(CLI::IsMember({"transformer", "constant", "meta-ot"}))
+                     "meta-ot (the Meta OT baseline: an MLP on the first 64 points of the sample, spec §3.3), points "
+                     "(no trained embedding: the raw points, pooled by --pooling; after-hidden is the reference "
+                     "configs' emb_method mlp, its D = 64 runs)")
+      ->check(CLI::IsMember({"transformer", "constant", "meta-ot", "points"}))
       ->capture_default_str();
   gm_cmd->add_flag("--no-embedding", gm_no_embedding, "same as --context constant (paper Table IV ablation)");
 

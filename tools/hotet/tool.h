@@ -41,7 +41,7 @@ struct CommonOptions {
   int64_t embed_heads = 0;   // 0: one head per channel (nhead = D)
   int64_t embed_layers = 6;  // §1.3
   // Where the hypernetworks pool a set (ot::HypernetPooling): "before" (paper §III-B) or "after-hidden" (the
-  // reference code, §1.2). Transformer context only.
+  // reference code, §1.2). Transformer or points context only.
   std::string pooling = "before";
   int64_t inner_iters = 20;  // MMv2 (§1.4)
   double lr = 1e-3;          // Adam, all modules (§1.6)
@@ -59,7 +59,8 @@ struct GmOptions {
   int64_t test_sources = 100;     // the paper's 100 (the code has 10, §1.7)
   int64_t eval_train_sources = 100;  // training sources scored (the first ones); the reference scores all 500
   int64_t eval_samples = 1024;    // per distribution, chunks of 64 (§1.7)
-  // transformer (HOTET) | constant (no embedding, Table IV ablation) | meta-ot (Meta OT baseline, §3.3)
+  // transformer (HOTET) | constant (no embedding, Table IV ablation) | meta-ot (Meta OT baseline, §3.3) |
+  // points (raw points, no trained embedding: the reference configs' emb_method mlp / mean, ot::ContextModel)
   std::string context = "transformer";
 };
 

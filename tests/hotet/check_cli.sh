@@ -106,7 +106,7 @@ expect 2 'needs >= 64, got 32' gm-predict "${tiny[@]}" --iters 3 --context meta-
 abl=(--dim 2 --batch 64 --train-sources 6 --test-sources 2 --eval-train-sources 2 --eval-samples 64
   --embed-layers 1 --per-step 2 --quiet)
 expect 0 'ablation results in' ablation "${abl[@]}" --iters 3 --out "$tmp/abl"
-for context in transformer constant meta-ot; do
+for context in transformer constant meta-ot points; do
   [ -s "$tmp/abl/$context/results.json" ] || fail "ablation did not run the $context context"
   grep -q "| $context " "$tmp/abl/results.md" || fail "ablation's results.md has no $context row"
 done

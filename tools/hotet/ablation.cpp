@@ -1,7 +1,8 @@
 // hotet ablation: what the embedding is worth (paper Table IV) and the Meta OT baseline (Table III), as
-// three gm-predict runs of the same setting that differ only in what conditions the hypernetworks:
-// the transformer embedding (HOTET), a learned constant context (no embedding: one map for every source)
-// and Meta OT's MLP on a fixed-size flattened sample (spec §3.3). Each run is an ordinary gm-predict run
+// four gm-predict runs of the same setting that differ only in what conditions the hypernetworks:
+// the transformer embedding (HOTET), a learned constant context (no embedding: one map for every source),
+// Meta OT's MLP on a fixed-size flattened sample (spec §3.3) and the raw points with no trained embedding
+// (the reference configs' emb_method mlp / mean: what the transformer adds over the points themselves). Each run is an ordinary gm-predict run
 // folder under DIR/<context>/ (resumable on its own); DIR/results.{json,md} put their scores side by side.
 #include <fmt/format.h>
 
@@ -16,7 +17,7 @@ namespace brenier::hotet_tool {
 namespace {
 
 constexpr const char* kExperiment = "ablation";
-constexpr const char* kContexts[] = {"transformer", "constant", "meta-ot"};
+constexpr const char* kContexts[] = {"transformer", "constant", "meta-ot", "points"};
 
 nlohmann::json read_results(const fs::path& run) {
   std::ifstream in(run / "results.json");
@@ -50,8 +51,8 @@ int run_ablation(const GmOptions& options) {
   for (const char* context : kContexts) {
     GmOptions o = options;
     o.context = context;
-    // --pooling concerns the transformer's per-point embeddings; the other contexts have none.
-    if (o.context != "transformer") o.common.pooling = "before";
+    // --pooling concerns per-point features: the transformer's embeddings and the raw points.
+    if (o.context != "transformer" && o.context != "points") o.common.pooling = "before";
     o.common.out = out / context;
     // A context whose run folder does not exist yet starts fresh even under --resume.
     o.common.resume = options.common.resume && fs::exists(o.common.out / "config.json");
@@ -91,10 +92,11 @@ int run_ablation(const GmOptions& options) {
   tools::write_text(
       out / "results.md",
       fmt::format("# hotet ablation: the embedding (paper Table IV) and the Meta OT baseline (Table III)\n\n"
-                  "Three gm-predict runs (method {}, {} steps, seed {}) differing only in what conditions the "
+                  "Four gm-predict runs (method {}, {} steps, seed {}) differing only in what conditions the "
                   "hypernetworks: `transformer` = HOTET's embedding, `constant` = no embedding (one learned context, "
                   "hence one map for every source), `meta-ot` = an MLP on the first 64 points of the sample, flattened "
-                  "(spec §3.3). L2-UVP in %, ours from this run; the `paper` column holds the paper's numbers for that "
+                  "(spec §3.3), `points` = the raw points with no trained embedding, pooled as the transformer's "
+                  "(--pooling; the reference configs' emb_method mean / mlp): what the transformer adds. L2-UVP in %, ours from this run; the `paper` column holds the paper's numbers for that "
                   "row, not ours (Table IV exists for D = 64 only: fwd / inv). Each run's own results.md (in {}/<context>/) "
                   "explains the floor, the spread and why the protocol's ground truth is not an OT map "
                   "(docs/hotet.md).\n\n{}\n",

@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
   std::string ab_dims = "2", ab_out;
   bool ab_no_pretrain = false;
   CLI::App* ab_cmd = app.add_subcommand(
-      "ablation", "gm-predict with the transformer, without embedding and with the Meta OT context, side by side "
-                  "(paper Tables III, IV)");
+      "ablation", "gm-predict with the transformer, without embedding, with the Meta OT context and with the raw "
+                  "points, side by side (paper Tables III, IV)");
   add_common(ab_cmd, ab.common, ab_dims, ab_out, "2", ab_no_pretrain);
   add_gm_options(ab_cmd, ab);
 

@@ -128,7 +128,7 @@ nlohmann::json common_json(const CommonOptions& opt);
 ot::HotetSolverConfig base_solver_config(const CommonOptions& opt, int64_t dim);
 
 int run_gm_predict(const GmOptions& options);
-// The three context models of gm-predict side by side (paper Tables III, IV); see ablation.cpp.
+// The four context models of gm-predict side by side (paper Tables III, IV); see ablation.cpp.
 int run_ablation(const GmOptions& options);
 int run_w2b(const W2bOptions& options);
 int run_runtime(const RuntimeOptions& options);

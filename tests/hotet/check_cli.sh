@@ -67,6 +67,7 @@ first=$(scores "$run")
 expect 2 'already holds a run' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run"
 expect 2 'used seed 3' gm-predict "${tiny[@]}" --iters 8 --seed 4 --out "$run" --resume
 expect 2 'used convex false' gm-predict "${tiny[@]}" --iters 8 --seed 3 --convex --out "$run" --resume
+expect 2 'used targets "paired"' gm-predict "${tiny[@]}" --iters 8 --seed 3 --targets independent --out "$run" --resume
 expect 0 'unseen-test' gm-predict "${tiny[@]}" --iters 8 --seed 3 --out "$run" --resume
 [ "$(scores "$run")" = "$first" ] || fail "--resume re-scored as"$'\n'"$(scores "$run")"$'\n'"the first run as"$'\n'"$first"
 
@@ -101,6 +102,11 @@ expect 0 '' gm-predict "${tiny[@]}" --iters 3 --no-embedding --out "$tmp/noemb"
 grep -q 'without embedding' "$tmp/noemb/results.md" || fail "results.md of --no-embedding does not say so"
 expect 0 '' gm-predict "${tiny[@]}" --iters 3 --context points --pooling after-hidden --out "$tmp/points"
 grep -q 'emb_method mlp' "$tmp/points/results.md" || fail "results.md of --context points does not say so"
+# --targets: independent target batches train, are named in results.md; a bad value is refused.
+expect 2 "--targets: bogus not in" gm-predict "${tiny[@]}" --iters 3 --targets bogus --out "$tmp/x"
+expect 0 '' gm-predict "${tiny[@]}" --iters 3 --targets independent --out "$tmp/independent"
+grep -q 'drawn from ν independently' "$tmp/independent/results.md" || fail "results.md of --targets independent does not say so"
+grep -q 'paired with their sources' "$run/results.md" || fail "results.md does not say the targets are paired"
 expect 2 '--context: mlp not in' gm-predict "${tiny[@]}" --iters 3 --context mlp --out "$tmp/x"
 expect 2 'needs >= 64, got 32' gm-predict "${tiny[@]}" --iters 3 --context meta-ot --out "$tmp/x"
 abl=(--dim 2 --batch 64 --train-sources 6 --test-sources 2 --eval-train-sources 2 --eval-samples 64

@@ -67,10 +67,10 @@ void validate_common(const CommonOptions& opt) {
 
 void prepare_run_folder(const CommonOptions& opt, const fs::path& out, const nlohmann::json& options_json,
                         const std::vector<std::string>& keys, const char* experiment) {
-  // "pooling", "lr" and "convex" came after the first runs; those pooled before the hypernetwork, used
-  // Adam's lr 1e-3 and a free w_out.
+  // "pooling", "lr", "convex" and "targets" came after the first runs; those pooled before the hypernetwork,
+  // used Adam's lr 1e-3, a free w_out and paired targets.
   tools::prepare_run_folder("hotet", experiment, out, opt.resume, options_json, keys, {"checkpoints"},
-                            {{"pooling", "before"}, {"lr", 1e-3}, {"convex", false}});
+                            {{"pooling", "before"}, {"lr", 1e-3}, {"convex", false}, {"targets", "paired"}});
 }
 
 double recorded_seconds(const fs::path& metrics, int64_t dim, int64_t step) {

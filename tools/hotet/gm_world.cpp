@@ -23,12 +23,20 @@ Tensor stack_sets(const std::vector<Tensor>& sets) {
   return stack(parts, 0).data();
 }
 
-std::pair<Tensor, Tensor> draw_pairs(const World& w, const std::vector<int64_t>& index, int64_t batch, Generator& gen) {
+Targets parse_targets(const std::string& name) {
+  if (name == "paired") return Targets::Paired;
+  if (name == "independent") return Targets::Independent;
+  throw Error(fmt::format("--targets: must be paired or independent, got '{}'", name));
+}
+
+std::pair<Tensor, Tensor> draw_batches(const World& w, const std::vector<int64_t>& index, int64_t batch,
+                                       Targets targets, Generator& gen) {
   std::vector<Tensor> xs, ys;
   for (int64_t i : index) {
     const ot::GaussianMixture::Sample s = w.train[i].sample(batch, gen, kTrainInnerBatch);
     xs.push_back(s.points);
-    ys.push_back(w.train_truth[i].apply(s.points, s.components));
+    ys.push_back(targets == Targets::Paired ? w.train_truth[i].apply(s.points, s.components)
+                                            : w.target.sample(batch, gen, kTrainInnerBatch).points);
   }
   return {stack_sets(xs), stack_sets(ys)};
 }

@@ -78,6 +78,12 @@ void add_gm_options(CLI::App* cmd, GmOptions& gm) {
       ->capture_default_str();
   cmd->add_option("--eval-samples", gm.eval_samples, "points per scored distribution (§1.7: 1024)")
       ->capture_default_str();
+  cmd->add_option("--targets", gm.targets,
+                  "training targets: paired (the reference script: the ground truth's images of the batch's own "
+                  "sources; MM-B's gradient then vanishes in high dimension) or independent (a fresh sample of the "
+                  "target mixture)")
+      ->check(CLI::IsMember({"paired", "independent"}))
+      ->capture_default_str();
 }
 
 }  // namespace

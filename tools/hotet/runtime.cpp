@@ -141,8 +141,8 @@ nlohmann::json time_hotet(const RuntimeOptions& opt, const World& world, const s
     Generator gen = stream(opt.common.seed, dim, Stream::Training, training_offset(k + 1));
     std::vector<int64_t> index = gen.permutation(opt.pairs).to_vector<int64_t>();
     index.resize(static_cast<size_t>(opt.per_step));  // distinct sources per step (§1.7)
-    const auto [x, y] = draw_pairs(world, index, batch, gen);
-    auto fresh = [&] { return draw_pairs(world, index, batch, gen).second; };
+    const auto [x, y] = draw_batches(world, index, batch, Targets::Paired, gen);  // as gm-predict's default
+    auto fresh = [&] { return draw_batches(world, index, batch, Targets::Paired, gen).second; };
     ot::HotetStepStats stats;
     try {
       stats = solver.step(x, y, fresh);

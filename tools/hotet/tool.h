@@ -62,6 +62,8 @@ struct GmOptions {
   // transformer (HOTET) | constant (no embedding, Table IV ablation) | meta-ot (Meta OT baseline, §3.3) |
   // points (raw points, no trained embedding: the reference configs' emb_method mlp / mean, ot::ContextModel)
   std::string context = "transformer";
+  // paired (the reference: y = T*(x)) | independent (a fresh sample of ν), see Targets in gm_world.h
+  std::string targets = "paired";
 };
 
 struct W2bOptions {

@@ -107,6 +107,15 @@ expect 2 "--targets: bogus not in" gm-predict "${tiny[@]}" --iters 3 --targets b
 expect 0 '' gm-predict "${tiny[@]}" --iters 3 --targets independent --out "$tmp/independent"
 grep -q 'drawn from ν independently' "$tmp/independent/results.md" || fail "results.md of --targets independent does not say so"
 grep -q 'paired with their sources' "$run/results.md" || fail "results.md does not say the targets are paired"
+# Paired targets (y = T*(x), the reference) make MM-B's batch matching the pairing itself in high dimension:
+# its gradient is exactly 0 (docs/hotet.md); independent targets give it one.
+grads() { grep -o '"grad_norm":[^,]*' "$1/metrics.jsonl" | cut -d: -f2 | tr '\n' ' '; }
+hi=(--dim 64 --batch 64 --train-sources 4 --per-step 2 --test-sources 1 --eval-train-sources 1 --eval-samples 64
+  --context points --iters 2 --checkpoint-every 1 --quiet)
+expect 0 '' gm-predict "${hi[@]}" --out "$tmp/paired64"
+expect 0 '' gm-predict "${hi[@]}" --targets independent --out "$tmp/independent64"
+[ "$(grads "$tmp/paired64")" = "0.0 0.0 " ] || fail "paired targets at D = 64: MM-B's gradient norms are $(grads "$tmp/paired64"), expected 0"
+grep -q '"grad_norm":0.0,' "$tmp/independent64/metrics.jsonl" && fail "independent targets at D = 64 left MM-B without a gradient"
 expect 2 '--context: mlp not in' gm-predict "${tiny[@]}" --iters 3 --context mlp --out "$tmp/x"
 expect 2 'needs >= 64, got 32' gm-predict "${tiny[@]}" --iters 3 --context meta-ot --out "$tmp/x"
 abl=(--dim 2 --batch 64 --train-sources 6 --test-sources 2 --eval-train-sources 2 --eval-samples 64

@@ -68,6 +68,20 @@ std::filesystem::path temp_path(const std::string& name) {
   return std::filesystem::temp_directory_path() / ("brenier_test_hotet_" + name + ".safetensors");
 }
 
+
+// `solver`'s checkpoint is refused by the default (transformer) model and restores the same maps into a fresh
+// solver of its own configuration `c`.
+void check_checkpoint_is_its_own(const HotetSolver& solver, const HotetSolverConfig& c, const Tensor& x,
+                                 const Tensor& probe, const std::string& tag) {
+  const auto path = temp_path(tag);
+  solver.save(path.string());
+  HotetSolver transformer(small_config());
+  CHECK(has(error_of([&] { transformer.load(path.string()); }), "different model"));
+  HotetSolver again(c);
+  again.load(path.string());
+  CHECK(again.predict(x).transport(probe).to_vector<double>() == solver.predict(x).transport(probe).to_vector<double>());
+  std::filesystem::remove(path);
+}
 }  // namespace
 
 TEST_CASE("HOTET MM-B loss equals the mean of mmb.h's objective over the distributions") {
@@ -389,14 +403,7 @@ TEST_CASE("HOTET's Meta OT context reads a fixed-size, ordered sample and trains
   CHECK(has(error_of([&] { solver.predict(gen.normal({2, 8, 2})); }), "n >= 16"));
   CHECK(has(error_of([&] { solver.predict(x, Tensor::full({2, 32}, 1.0 / 32)); }), "Meta OT"));
   // Its checkpoints are not interchangeable with the transformer model's.
-  const auto path = temp_path("meta_ot");
-  solver.save(path.string());
-  HotetSolver transformer(small_config());
-  CHECK(has(error_of([&] { transformer.load(path.string()); }), "different model"));
-  HotetSolver again(c);
-  again.load(path.string());
-  CHECK(again.predict(x).transport(probe).to_vector<double>() == solver.predict(x).transport(probe).to_vector<double>());
-  std::filesystem::remove(path);
+  check_checkpoint_is_its_own(solver, c, x, probe, "meta_ot");
   CHECK(parse_context_model("meta-ot") == ContextModel::FlattenedSample);
   CHECK(has(error_of([&] { (void)parse_context_model("mlp"); }), "transformer, constant, meta-ot"));
 }
@@ -456,14 +463,7 @@ TEST_CASE("HOTET's points context (the reference configs' emb_method mlp / mean)
   c.pooling = HypernetPooling::AfterHidden;
   HotetSolver solver(c);
   solver.step(x, y);
-  const auto path = temp_path("points");
-  solver.save(path.string());
-  HotetSolver transformer(small_config());
-  CHECK(has(error_of([&] { transformer.load(path.string()); }), "different model"));
-  HotetSolver again(c);
-  again.load(path.string());
-  CHECK(again.predict(x).transport(probe).to_vector<double>() == solver.predict(x).transport(probe).to_vector<double>());
-  std::filesystem::remove(path);
+  check_checkpoint_is_its_own(solver, c, x, probe, "points");
   CHECK(parse_context_model("points") == ContextModel::Points);
   CHECK(std::string(name(ContextModel::Points)) == "points");
   CHECK(has(error_of([&] { (void)parse_context_model("mlp"); }), "transformer, constant, meta-ot, points"));

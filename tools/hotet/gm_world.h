@@ -3,6 +3,7 @@
 // training and test source mixtures, their component-wise Bures ground-truth maps, and the training batches.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 

@@ -40,10 +40,6 @@ Var uniform_weights(const Tensor& points) {
   return Var(Tensor::full({points.size(0), n}, 1.0 / static_cast<double>(n), points.dtype(), points.device()));
 }
 
-bool has_point_features(ContextModel model) {
-  return model == ContextModel::Transformer || model == ContextModel::Points;
-}
-
 // A learned constant context [1, c] (the no-embedding ablation, paper Table IV).
 class ConstantContext : public nn::Module {
  public:
@@ -129,6 +125,10 @@ ContextModel parse_context_model(std::string_view name) {
   throw Error(fmt::format(
       "parse_context_model: argument 'name' must be one of transformer, constant, meta-ot, points, got '{}'",
                           name));
+}
+
+bool has_point_features(ContextModel model) {
+  return model == ContextModel::Transformer || model == ContextModel::Points;
 }
 
 const char* name(ContextModel model) {

@@ -72,6 +72,8 @@ enum class ContextModel { Transformer, Constant, FlattenedSample, Points };
 // "transformer" | "constant" | "meta-ot" | "points"; anything else throws, listing the choices.
 ContextModel parse_context_model(std::string_view name);
 const char* name(ContextModel model);
+// Whether the context has per-point features (Transformer, Points), which HypernetPooling::AfterHidden needs.
+bool has_point_features(ContextModel model);
 
 // Where a set is pooled for the hypernetworks (hyper_icnn.h): BeforeHypernet pools the embedding into one
 // context vector, then the whole hypernet MLP runs on it (paper §III-B); AfterHidden runs the hypernet's

@@ -52,7 +52,7 @@ int run_ablation(const GmOptions& options) {
     GmOptions o = options;
     o.context = context;
     // --pooling concerns per-point features: the transformer's embeddings and the raw points.
-    if (o.context != "transformer" && o.context != "points") o.common.pooling = "before";
+    if (!ot::has_point_features(ot::parse_context_model(o.context))) o.common.pooling = "before";
     o.common.out = out / context;
     // A context whose run folder does not exist yet starts fresh even under --resume.
     o.common.resume = options.common.resume && fs::exists(o.common.out / "config.json");

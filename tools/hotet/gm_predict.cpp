@@ -423,9 +423,9 @@ int run_gm_predict(const GmOptions& options) {
   BRENIER_CHECK(opt.eval_samples >= 2, "--eval-samples: must be >= 2, got {}", opt.eval_samples);
   BRENIER_CHECK(opt.eval_train_sources >= 1, "--eval-train-sources: must be >= 1, got {}", opt.eval_train_sources);
   ot::parse_hotet_method(opt.common.method);
-  ot::parse_context_model(opt.context);
+  const ot::ContextModel context = ot::parse_context_model(opt.context);
   parse_targets(opt.targets);
-  BRENIER_CHECK(opt.common.pooling == "before" || opt.context == "transformer" || opt.context == "points",
+  BRENIER_CHECK(opt.common.pooling == "before" || ot::has_point_features(context),
                 "--pooling: after-hidden pools per-point features, so it needs --context transformer or points, got "
                 "--context {}",
                 opt.context);
